@@ -1,0 +1,49 @@
+# Two commands: `make run` (set up and start on SQLite with the built-in config) and
+# `make test` (set up and run the whole suite). The Dockerfile runs `make install` too.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# `make install EDITABLE=` installs a regular (non-editable) copy, as the image does.
+EDITABLE ?= -e
+EXTRAS ?=
+HOST ?= 127.0.0.1
+PORT ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: install install-test run test lint services bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet $(EDITABLE) ".$(if $(EXTRAS),[$(EXTRAS)])"
+
+install-test:
+	$(MAKE) install EXTRAS=test
+
+run: install
+	$(BIN)/firebell serve --host $(HOST) --port $(PORT)
+
+# Start PostgreSQL when it is installed here but not running (tests use both databases).
+services:
+	@if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n1) main start; \
+		for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	fi
+
+test: install-test services
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+
+bench: install
+	$(BIN)/python benchmarks/storm.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Surfaces and composition root: HTTP app, Slack, Discord, CLI, config, workers."""

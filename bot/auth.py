@@ -1,0 +1,51 @@
+"""Request authentication: bearer tokens, basic auth, and URL tokens, compared in
+constant time. An empty allow-list means "open" (the app only permits that on loopback)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Mapping, Sequence
+
+
+def _equal(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    value = headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def basic_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    value = headers.get("authorization", "")
+    scheme, _, encoded = value.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
+def token_allowed(given: str | None, allowed: Sequence[str]) -> bool:
+    if given is None:
+        return False
+    # Compare against every token so timing does not reveal which one matched.
+    matched = False
+    for expected in allowed:
+        matched |= _equal(given, expected)
+    return matched
+
+
+def basic_allowed(headers: Mapping[str, str], username: str, password: str) -> bool:
+    creds = basic_credentials(headers)
+    if creds is None:
+        return False
+    return _equal(creds[0], username) & _equal(creds[1], password)

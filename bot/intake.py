@@ -1,0 +1,150 @@
+"""Receive step, storage half: a writer thread that commits submissions in groups.
+
+Requests hand their parsed submission to `Intake.submit` and wait; the writer drains
+whatever is queued into one transaction (group commit), so a storm of small webhooks
+costs one fsync per batch instead of one per request, and every request is answered
+only after its raw body and all its effects are committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine
+
+from routing.database import is_unavailable
+from routing.ingest import BatchOutcome, IngestPolicy, Submission, SubmissionOutcome, ingest
+
+log = logging.getLogger("firebell.intake")
+
+# Called inside the ingest transaction (e.g. routing starts escalations atomically).
+InTransactionHook = Callable[[Connection, BatchOutcome, datetime], None]
+# Called after commit (e.g. wake the notification worker, count metrics).
+CommittedHook = Callable[[BatchOutcome], None]
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot take writes now; the sender should retry (HTTP 503)."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    submission: Submission
+    future: Future[SubmissionOutcome]
+
+
+_STOP = object()
+
+
+class Intake:
+    def __init__(
+        self,
+        engine: Engine,
+        policy: IngestPolicy,
+        clock: Callable[[], datetime],
+        *,
+        max_batch: int = 512,
+        in_transaction: Sequence[InTransactionHook] = (),
+        committed: Sequence[CommittedHook] = (),
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.clock = clock
+        self.max_batch = max_batch
+        self.in_transaction = list(in_transaction)
+        self.committed = list(committed)
+        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        # The writer and the event loop hand work back and forth for every request; with
+        # CPython's default 5 ms GIL switch interval each hand-off can stall that long.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="firebell-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Finish what is queued, then stop the writer."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    async def submit(self, submission: Submission) -> SubmissionOutcome:
+        return await asyncio.wrap_future(self.submit_nowait(submission))
+
+    def submit_nowait(self, submission: Submission) -> Future[SubmissionOutcome]:
+        if self._thread is None:
+            raise RuntimeError("intake is not started")
+        future: Future[SubmissionOutcome] = Future()
+        self._queue.put(_Pending(submission, future))
+        return future
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            assert isinstance(first, _Pending)
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                assert isinstance(item, _Pending)
+                batch.append(item)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            self._commit_together(batch)
+        except Exception as exc:
+            if len(batch) == 1 or is_unavailable(exc):
+                self._fail(batch, exc)
+                return
+            # One bad submission must not sink the others: retry them one by one.
+            log.warning("batch of %d failed (%s); committing one by one", len(batch), exc)
+            for pending in batch:
+                try:
+                    self._commit_together([pending])
+                except Exception as single_exc:
+                    self._fail([pending], single_exc)
+
+    def _commit_together(self, batch: list[_Pending]) -> None:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            outcome = ingest(conn, [p.submission for p in batch], now, self.policy)
+            for in_txn in self.in_transaction:
+                in_txn(conn, outcome, now)
+        for pending, result in zip(batch, outcome.submissions, strict=True):
+            pending.future.set_result(result)
+        for hook in self.committed:
+            try:
+                hook(outcome)
+            except Exception:  # a hook must never make a committed request look failed
+                log.exception("after-commit hook failed")
+
+    def _fail(self, batch: list[_Pending], exc: BaseException) -> None:
+        if is_unavailable(exc):
+            log.error("database unavailable: %s", exc.__class__.__name__)
+            error: BaseException = DatabaseUnavailable(str(exc).splitlines()[0][:200])
+        else:
+            log.exception("ingest failed", exc_info=exc)
+            error = exc
+        for pending in batch:
+            if not pending.future.done():
+                pending.future.set_exception(error)

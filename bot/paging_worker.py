@@ -1,0 +1,374 @@
+"""The paging worker in `firebell serve`: runs due escalation steps and delivers the outbox.
+
+Everything it works from is rows, so a restart (or another replica) resumes where a
+crashed process stopped. It wakes as soon as the intake commits a new incident (the
+writer thread calls `loop.call_soon_threadsafe`), and otherwise polls every second for
+work other replicas scheduled, or sleeps exactly until the next step or retry is due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy import Connection, select
+
+from bot.paging_delivery import LinkSettings, after_delivery, message_for
+from bot.runtime import Runtime
+from integrations.notifiers import (
+    DeliveryResult,
+    Notification,
+    Notifier,
+    TextMessage,
+    build_notifiers,
+    notifier_for,
+    send_text,
+)
+from routing.database import is_unavailable
+from routing.escalation_store import ESCALATION, StepReport, run_due_escalations, start_paging
+from routing.ingest import BatchOutcome
+from routing.outbox import Claimed, claim_due, next_due, note_failure, record_result
+from routing.silence_reminder import DEFAULT_LEAD, reminder_key
+from routing.silence_reminder_store import queue_reminders
+
+log = logging.getLogger("firebell.paging")
+
+
+class PagingMetrics:
+    """Delivery counters and latency, registered on the app's own registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.notifications = Counter(
+            "firebell_notifications",
+            "Delivery attempts by notifier kind and outcome (sent, retry, failed)",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "firebell_notification_latency_seconds",
+            "From a notification being due to it being handed to its notifier (first attempt)",
+            ["kind"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=registry,
+        )
+        self.steps = Counter(
+            "firebell_escalation_steps",
+            "Escalation steps run, by what they did (page, stop, done)",
+            ["outcome"],
+            registry=registry,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    steps: list[StepReport]
+    delivered: list[tuple[int, str]]  # (notification id, sent / retry / failed / lost)
+    next_due_at: datetime | None  # the earliest step or retry still waiting
+    busy: bool  # a batch was full: run again at once
+    reminders: int = 0  # silence reminders queued by this pass (one per channel)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class PagingWorker:
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        notifiers: Mapping[str, Notifier] | None = None,
+        batch: int = 100,
+        poll_interval: float = 1.0,
+        claim_for: timedelta = timedelta(seconds=60),
+        concurrency: int = 32,
+        rng: random.Random | None = None,
+        background: bool = True,
+        metrics: PagingMetrics | None = None,
+        reminder_lead: timedelta = DEFAULT_LEAD,
+    ) -> None:
+        self.rt = rt
+        self.id = worker_id()
+        self.batch = batch
+        self.poll_interval = poll_interval
+        self.claim_for = claim_for
+        self.rng = rng or random.Random()
+        self.background = background  # False: no loop; the caller runs run_once(now)
+        self.metrics = metrics or PagingMetrics(rt.metrics.registry)
+        self.reminder_lead = reminder_lead  # how long before a silence ends it is reminded
+        self._unreachable_logged: set[str] = set()  # silences said to have nowhere to go
+        self._notifiers: Mapping[str, Notifier] | None = notifiers
+        self._http: httpx.AsyncClient | None = None
+        self._send_slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        settings = rt.settings
+        chat = settings.slack or settings.discord
+        self.links = LinkSettings(
+            public_url=settings.public_url,
+            chat_command=(settings.slack.command if settings.slack else "/incident")
+            if chat
+            else None,
+        )
+
+    # -- hooks (the intake's writer thread and the API call these) ----------------------
+    def ingest_hook(self, conn: Connection, outcome: BatchOutcome, now: datetime) -> None:
+        """In the ingest transaction: route, mute and start escalations for new incidents."""
+        if outcome.incident_events:
+            start_paging(conn, outcome.incident_events, now, self.rt.settings)
+
+    def committed_hook(self, outcome: BatchOutcome) -> None:
+        if outcome.incident_events:
+            self.wake()
+
+    def incident_changed(self, incident_id: int, action: str) -> None:
+        self.wake()
+
+    def wake(self) -> None:
+        """Thread-safe: run the worker now instead of at the next poll."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = False
+        if self._notifiers is None:
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(15.0))
+            s = self.rt.settings
+            self._notifiers = build_notifiers(
+                s.slack.bot_token if s.slack else None,
+                s.slack.api_url if s.slack else None,
+                s.discord.bot_token if s.discord else None,
+                s.discord.api_url if s.discord else None,
+                self._http,
+            )
+        if self.background:
+            self._task = asyncio.create_task(self.run_forever(), name="firebell-paging")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let the pass in progress finish (a send cut off mid-way would be sent again
+        once its claim runs out), then stop; cancel only after `grace` seconds."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
+            except TimeoutError:
+                self._task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+            self._notifiers = None  # they used the closed client
+        self._loop = None
+
+    async def run_forever(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            summary = None
+            try:
+                summary = await self.run_once(self.rt.clock())
+            except Exception as exc:
+                if is_unavailable(exc):
+                    log.warning("paging paused, database unavailable: %s", exc.__class__.__name__)
+                else:
+                    log.exception("paging run failed")
+            if summary is not None and summary.busy:
+                continue
+            timeout = self.poll_interval
+            if summary is not None and summary.next_due_at is not None:
+                until = (summary.next_due_at - self.rt.clock()).total_seconds()
+                timeout = min(timeout, max(until, 0.0))
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    # -- one pass ------------------------------------------------------------------
+    async def run_once(self, now: datetime | None = None) -> RunSummary:
+        """Run due steps, queue due silence reminders, then claim and deliver due
+        notifications, all as of `now`."""
+        at = now or self.rt.clock()
+        steps, step_due = await asyncio.to_thread(self._run_steps, at)
+        reminders = await asyncio.to_thread(self._queue_reminders, at)
+        claimed, note_due = await asyncio.to_thread(self._claim, at)
+        delivered = await asyncio.gather(*(self._deliver(c, at) for c in claimed))
+        dues = [d for d in (step_due, note_due) if d is not None]
+        busy = len(steps) >= self.batch or len(claimed) >= self.batch
+        return RunSummary(steps, list(delivered), min(dues) if dues else None, busy, reminders)
+
+    def _run_steps(self, now: datetime) -> tuple[list[StepReport], datetime | None]:
+        with self.rt.engine.begin() as conn:
+            reports = run_due_escalations(conn, self.rt.settings, now, self.batch)
+            due = conn.execute(
+                select(ESCALATION.c.due_at)
+                .where(ESCALATION.c.state == "active")
+                .order_by(ESCALATION.c.due_at)
+                .limit(1)
+            ).scalar()
+        for report in reports:
+            self.metrics.steps.labels(report.kind.value).inc()
+        return reports, due
+
+    def _queue_reminders(self, now: datetime) -> int:
+        """Queue the silence reminders due at `now`; a failure here is logged and must
+        not hold up pages (an unavailable database stops the whole pass as before)."""
+        try:
+            with self.rt.engine.begin() as conn:
+                queued = queue_reminders(conn, self.rt.settings, now, self.reminder_lead)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+            log.exception("queueing silence reminders failed")
+            return 0
+        for reminder in queued.reminders:
+            log.info(
+                "silence %s ends at %s: reminder queued for %s",
+                reminder.silence.id,
+                reminder.silence.ends_at,
+                reminder.via,
+            )
+        for silence in queued.unreachable:
+            assert silence.id is not None and silence.ends_at is not None
+            key = reminder_key(silence.id, silence.ends_at, "")
+            if key not in self._unreachable_logged:  # once per silence and end, not per pass
+                self._unreachable_logged.add(key)
+                log.warning(
+                    "silence %s by %s ends at %s: no channel to remind (%s is in no team with "
+                    "channels and the root route has none)",
+                    silence.id,
+                    silence.created_by,
+                    silence.ends_at,
+                    silence.created_by,
+                )
+        return len(queued.reminders)
+
+    def _claim(self, now: datetime) -> tuple[list[Claimed], datetime | None]:
+        with self.rt.engine.begin() as conn:
+            claimed = claim_due(conn, now, self.id, self.batch, self.claim_for)
+            due = next_due(conn)
+        return claimed, due
+
+    async def _deliver(self, claimed: Claimed, now: datetime) -> tuple[int, str]:
+        row = claimed.row
+        address: str = row["address"]
+        assert self._notifiers is not None, "start() builds the notifiers"
+        notifier = notifier_for(address, self._notifiers)
+        kind = getattr(notifier, "kind", "unknown")
+        try:
+            notification = message_for(claimed, self.links, now)
+        except (ValueError, KeyError, TypeError) as exc:
+            result = DeliveryResult.permanent(f"cannot build the message: {exc}")
+        else:
+            if row["attempts"] == 0:
+                waited = (self.rt.clock() - row["first_due_at"]).total_seconds()
+                self.metrics.latency.labels(kind).observe(max(waited, 0.0))
+            result = await self._send(notifier, address, notification)
+        applied = after_delivery(result, row["attempts"], now, rng=self.rng)
+        recorded = await asyncio.to_thread(
+            self._record, claimed, applied.values, applied.gave_up, now
+        )
+        self.metrics.notifications.labels(kind, applied.outcome).inc()
+        if not recorded:
+            log.warning("notification %s: claim lost before its result was stored", row["id"])
+            return row["id"], "lost"
+        if applied.outcome != "sent":
+            # The detail never holds the address (apprise URLs carry tokens).
+            log.warning("notification %s %s: %s", row["id"], applied.outcome, result.detail)
+        return row["id"], applied.outcome
+
+    async def _send(
+        self, notifier: Notifier, address: str, notification: Notification | TextMessage
+    ) -> DeliveryResult:
+        # Finish well inside the claim, so no other claimer can start the same send.
+        limit = self.claim_for.total_seconds() / 2
+        async with self._send_slots:
+            try:
+                sending = (
+                    send_text(notifier, address, notification)
+                    if isinstance(notification, TextMessage)
+                    else notifier.send(address, notification)
+                )
+                return await asyncio.wait_for(sending, limit)
+            except TimeoutError:
+                return DeliveryResult.retryable(f"no answer within {limit:.0f}s")
+            except Exception as exc:  # a notifier bug must not lose the row
+                log.exception("notifier %s raised", getattr(notifier, "kind", "?"))
+                return DeliveryResult.retryable(f"notifier error: {exc.__class__.__name__}")
+
+    def _record(
+        self, claimed: Claimed, values: dict[str, Any], gave_up: bool, now: datetime
+    ) -> bool:
+        with self.rt.engine.begin() as conn:
+            stored = record_result(conn, claimed.row["id"], self.id, values)
+            if stored and gave_up:
+                note_failure(conn, claimed, now, values.get("detail") or "", values["attempts"])
+        return stored
+
+
+def install_paging(
+    app: FastAPI,
+    rt: Runtime,
+    *,
+    notifiers: Mapping[str, Notifier] | None = None,
+    background: bool = True,
+) -> PagingWorker:
+    """Wire paging into an app from bot.app.create_app: the intake hooks, the API's
+    incident-changed hook, and a worker started and stopped with the app's lifespan.
+
+    Calling it again (before the app starts) replaces the worker: tests pass
+    `background=False` (no loop; they call `worker.run_once(now)`) or their own
+    `notifiers`. The hooks and the lifespan always use the current worker.
+    """
+    previous: PagingWorker | None = rt.extras.get("paging")
+    worker = PagingWorker(
+        rt,
+        notifiers=notifiers,
+        background=background,
+        metrics=previous.metrics if previous is not None else None,
+    )
+    rt.extras["paging"] = worker
+    if previous is not None:
+        return worker
+
+    def current() -> PagingWorker:
+        installed: PagingWorker = rt.extras["paging"]
+        return installed
+
+    rt.intake.in_transaction.append(
+        lambda conn, outcome, now: current().ingest_hook(conn, outcome, now)
+    )
+    rt.intake.committed.append(lambda outcome: current().committed_hook(outcome))
+    rt.extras.setdefault("incident_changed", []).append(
+        lambda incident_id, action: current().incident_changed(incident_id, action)
+    )
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            running = current()
+            await running.start()
+            try:
+                yield state
+            finally:
+                await running.stop()
+
+    app.router.lifespan_context = lifespan
+    return worker

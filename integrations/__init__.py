@@ -1,0 +1,1 @@
+"""Edges to other systems: alert sources, notifiers, log back-ends, CI triggers."""

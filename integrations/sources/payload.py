@@ -1,0 +1,146 @@
+"""Shared decoding for source parsers: JSON bodies, headers, typed fields, times, services.
+
+Every helper raises PayloadError naming the offending field (a dotted path such as
+`alerts[3].labels`), never anything else, so parsers built on them keep the Source
+contract: for any input, a ParseResult or a PayloadError.
+
+Headers: callers pass a mapping with lowercase names (what ASGI servers give);
+`header` also accepts other spellings, so a parser never depends on the case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from integrations.sources.base import PayloadError, SourceOptions
+from routing.alert import UNKNOWN_SERVICE
+
+
+def decode_json(body: bytes) -> Any:
+    """The JSON value in `body`; 400 when it is not UTF-8 JSON."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError("body", f"not valid JSON: {exc}", 400) from None
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of header `name`, whatever the case of the keys in `headers`."""
+    lowered = name.lower()
+    value = headers.get(lowered)
+    if value is None:
+        # Callers should pass lowercase keys; tolerate any other spelling anyway.
+        for key, candidate in headers.items():
+            if key.lower() == lowered:
+                return candidate
+    return value
+
+
+def require_object(value: Any, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PayloadError(field, f"expected an object, got {type_name(value)}")
+    return value
+
+
+def optional_object(container: Mapping[str, Any], key: str, field: str) -> dict[str, Any]:
+    """container[key] as an object; missing or null is an empty object."""
+    value = container.get(key)
+    if value is None:
+        return {}
+    return require_object(value, field)
+
+
+def optional_str(container: Mapping[str, Any], key: str, field: str) -> str | None:
+    """container[key] as a string; missing, null or empty is None."""
+    value = container.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(field, f"expected a string, got {type_name(value)}")
+    return value
+
+
+def optional_id(container: Mapping[str, Any], key: str, field: str) -> str | None:
+    """An identifier that senders write as a string or an integer; None when absent."""
+    value = container.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise PayloadError(field, f"expected a string or integer id, got {type_name(value)}")
+    return str(value)
+
+
+def string_map(value: Any, field: str) -> dict[str, str]:
+    """A {str: str} object (labels, annotations); null is empty."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PayloadError(field, f"expected an object of strings, got {type_name(value)}")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise PayloadError(f"{field}.{key}", f"expected a string, got {type_name(item)}")
+    return value
+
+
+def parse_time(value: Any, field: str, *, epoch: bool = False) -> datetime | None:
+    """An RFC 3339 / ISO 8601 string (or, with `epoch`, Unix seconds) as aware UTC.
+
+    Null, empty and Go's zero time (`0001-01-01T00:00:00Z`, Alertmanager's "unset")
+    are None. A time without an offset is taken as UTC.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise PayloadError(field, f"not an RFC 3339 time: {brief(value)}") from None
+        if parsed.year == 1:
+            return None  # Go's zero time.Time
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise PayloadError(field, f"time out of range: {brief(value)}") from None
+    if epoch and isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise PayloadError(field, f"Unix time out of range: {brief(value)}") from None
+    wanted = "a time string or Unix seconds" if epoch else "an RFC 3339 time string"
+    raise PayloadError(field, f"expected {wanted}, got {type_name(value)}")
+
+
+def map_service(name: str | None, options: SourceOptions) -> str:
+    """The firebell service for a source-side name; the name itself when unmapped."""
+    if not name:
+        return UNKNOWN_SERVICE
+    return options.services.get(name, name)
+
+
+def brief(value: Any) -> str:
+    """A sender's value quoted for an error message, never longer than a line."""
+    text = repr(value)
+    return text if len(text) <= 64 else text[:63] + "…"
+
+
+def type_name(value: Any) -> str:
+    """JSON's name for a decoded value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__

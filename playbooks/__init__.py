@@ -1,0 +1,1 @@
+"""Playbooks attached to incidents (fetch logs, reproduce on staging, approved hotfix deploy)."""

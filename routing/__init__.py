@@ -1,0 +1,1 @@
+"""The core of firebell: alerts, incidents, dedup, grouping, routing decisions and storage."""

@@ -1,0 +1,83 @@
+"""Engines for SQLite (WAL, one writer at a time) and PostgreSQL, and the errors that mean
+"the database is unavailable, ask the sender to retry"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+
+def sqlalchemy_url(url: str) -> str:
+    """A plain postgresql:// URL works as written: use the psycopg 3 driver we install."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
+    url = sqlalchemy_url(url)
+    # orjson: label and annotation columns are (de)serialized on every alert write.
+    json_codec: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+    if is_sqlite(url):
+        engine = create_engine(
+            url,
+            echo=echo,
+            **json_codec,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(
+        url,
+        echo=echo,
+        **json_codec,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=5,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control from pysqlite so we can BEGIN IMMEDIATE ourselves.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode is durable against process crashes (the WAL is written
+        # before commit returns); only an OS crash can lose the last transactions.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers take the lock up front: a read-then-write transaction can then never
+        # fail half-way with SQLITE_BUSY when another process wrote in between.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "try again later" (connection refused, locked, pool
+    exhausted), as opposed to a bug or bad data."""
+    if isinstance(exc, PoolTimeoutError):
+        return True
+    if isinstance(exc, OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated

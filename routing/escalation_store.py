@@ -1,0 +1,536 @@
+"""The paging shell: starts escalations in the ingest transaction, runs due steps, stops them.
+
+Concurrency: due escalations are claimed with `FOR UPDATE OF escalation, incident SKIP
+LOCKED` (PostgreSQL), so a worker never waits on a lock held by an ack or an ingest and
+two replicas never run one step; a step's pages, its timeline entry and the move to the
+next step commit together. On SQLite, BEGIN IMMEDIATE serializes all of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, Table, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from routing.escalation import Recipient, resolve_targets
+from routing.ingest import IncidentEvent, IncidentEventKind
+from routing.matcher import matches
+from routing.paging import (
+    StepKind,
+    Triage,
+    TriageOutcome,
+    channel_key,
+    decide_step,
+    describe_reach,
+    next_step,
+    notification_step_text,
+    page_key,
+    routing_labels,
+    silence_label,
+    triage,
+)
+from routing.paging_tables import (
+    EscalationRow,
+    NotificationRow,
+    PagingDecisionRow,
+    SilenceRow,
+)
+from routing.policy import PolicyConfig
+from routing.silence import Recurrence, Silence
+from routing.tables import AlertRow, IncidentRow, TimelineEntry
+
+log = logging.getLogger("firebell.paging")
+
+ALERT: Table = AlertRow.metadata.tables["alert"]
+INCIDENT: Table = IncidentRow.metadata.tables["incident"]
+TIMELINE: Table = TimelineEntry.metadata.tables["timeline"]
+ESCALATION: Table = EscalationRow.metadata.tables["escalation"]
+NOTIFICATION: Table = NotificationRow.metadata.tables["notification"]
+DECISION: Table = PagingDecisionRow.metadata.tables["paging_decision"]
+SILENCE: Table = SilenceRow.metadata.tables["silence"]
+
+
+def add_timeline(
+    conn: Connection,
+    incident_id: int,
+    now: datetime,
+    kind: str,
+    message: str,
+    actor: str = "firebell",
+    data: dict[str, Any] | None = None,
+) -> None:
+    """A timeline entry, written here rather than through routing.incidents so that
+    module can call stop_escalations from acknowledge/resolve without an import cycle."""
+    conn.execute(
+        insert(TIMELINE).values(
+            incident_id=incident_id,
+            at=now,
+            kind=kind[:32],
+            actor=actor[:200],
+            message=message[:2000],
+            data=data or {},
+        )
+    )
+
+
+_STARTING = (IncidentEventKind.OPENED, IncidentEventKind.REOPENED, IncidentEventKind.ALERT_ADDED)
+
+
+def insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING; returns how many rows were new."""
+    if not rows:
+        return 0
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    # RETURNING yields a row only for an inserted row (rowcount is -1 with psycopg here).
+    statement = dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key)
+    return sum(len(conn.execute(statement, row).all()) for row in rows)
+
+
+# ------------------------------------------------------------------ silences
+
+
+def stored_silences(conn: Connection, now: datetime) -> list[Silence]:
+    """Silences from the database that may be in force at `now` (unreadable rows are logged
+    and skipped: a bad row must not stop alerts from being stored)."""
+    rows = conn.execute(
+        select(SILENCE).where(
+            SILENCE.c.expired_at.is_(None),
+            or_(SILENCE.c.ends_at.is_(None), SILENCE.c.ends_at > now),
+            or_(SILENCE.c.starts_at.is_(None), SILENCE.c.starts_at <= now),
+        )
+    ).mappings()
+    out = []
+    for row in rows:
+        try:
+            out.append(
+                Silence(
+                    id=row["id"],
+                    matchers=list(row["matchers"]),
+                    starts_at=row["starts_at"],
+                    ends_at=row["ends_at"],
+                    created_by=row["created_by"],
+                    comment=row["comment"],
+                    recurrence=Recurrence.model_validate(row["recurrence"])
+                    if row["recurrence"]
+                    else None,
+                )
+            )
+        except (ValidationError, ValueError) as exc:
+            log.error("silence %s is invalid and ignored: %s", row["id"], exc)
+    return out
+
+
+def all_silences(conn: Connection, config: PolicyConfig, now: datetime) -> list[Silence]:
+    configured = [
+        s if s.id else s.model_copy(update={"id": silence_label(s, i)})
+        for i, s in enumerate(config.silences)
+    ]
+    return configured + stored_silences(conn, now)
+
+
+# ------------------------------------------------------------------ starting (ingest hook)
+
+
+@dataclass(frozen=True, slots=True)
+class _EventAlert:
+    event: IncidentEvent
+    labels: dict[str, str]
+
+
+def start_paging(
+    conn: Connection, events: Sequence[IncidentEvent], now: datetime, config: PolicyConfig
+) -> list[tuple[IncidentEvent, Triage]]:
+    """Route, mute and start escalations for an ingest batch's incident events.
+
+    Runs inside the ingest transaction (an Intake `in_transaction` hook), so an incident
+    and its escalations commit together. OPENED and REOPENED always decide and record;
+    ALERT_ADDED records only when it starts something new (a critical alert joining a
+    warning incident, or the first unsilenced alert of a silenced one).
+    """
+    for incident_id in sorted(
+        {e.incident_id for e in events if e.kind is IncidentEventKind.RESOLVED}
+    ):
+        stop_escalations(conn, incident_id, now, "incident resolved: all its alerts resolved")
+    starting = [e for e in events if e.kind in _STARTING]
+    if not starting:
+        return []
+    ids = sorted({e.incident_id for e in starting})
+    status = dict(
+        conn.execute(select(INCIDENT.c.id, INCIDENT.c.status).where(INCIDENT.c.id.in_(ids))).all()
+    )
+    work = [e for e in starting if status.get(e.incident_id) == "triggered"]
+    if not work:
+        return []
+    alerts = _event_alerts(conn, work)
+    rounds = _rounds(conn, ids)
+    silences = all_silences(conn, config, now)
+    firing = firing_labels(conn, config, [a.labels for a in alerts])
+    decided = []
+    for item in alerts:
+        event = item.event
+        result = triage(config, item.labels, now, silences, firing)
+        started = _apply(conn, event, result, rounds[event.incident_id], now)
+        if event.kind is not IncidentEventKind.ALERT_ADDED or started:
+            _record(conn, event, result, now)
+        decided.append((event, result))
+    return decided
+
+
+def _event_alerts(conn: Connection, events: Sequence[IncidentEvent]) -> list[_EventAlert]:
+    wanted = {(e.incident_id, e.fingerprint) for e in events}
+    rows = conn.execute(
+        select(
+            ALERT.c.incident_id,
+            ALERT.c.fingerprint,
+            ALERT.c.labels,
+            ALERT.c.severity,
+            ALERT.c.service,
+            ALERT.c.source,
+        )
+        .where(
+            ALERT.c.incident_id.in_(sorted({i for i, _ in wanted})),
+            ALERT.c.fingerprint.in_(sorted({fp for _, fp in wanted})),
+        )
+        .order_by(ALERT.c.episode)
+    ).mappings()
+    labels = {
+        (r["incident_id"], r["fingerprint"]): routing_labels(
+            r["labels"], r["severity"], r["service"], r["source"]
+        )
+        for r in rows
+        if (r["incident_id"], r["fingerprint"]) in wanted
+    }  # later episodes overwrite earlier ones: the latest labels win
+    return [
+        _EventAlert(e, labels[(e.incident_id, e.fingerprint)])
+        for e in events
+        if (e.incident_id, e.fingerprint) in labels
+    ]
+
+
+def _rounds(conn: Connection, incident_ids: list[int]) -> dict[int, int]:
+    """The incident's opening number: 1 plus its reopenings (already in the timeline)."""
+    counts: dict[int, int] = dict(
+        conn.execute(
+            select(TIMELINE.c.incident_id, func.count())
+            .where(TIMELINE.c.incident_id.in_(incident_ids), TIMELINE.c.kind == "reopened")
+            .group_by(TIMELINE.c.incident_id)
+        ).all()
+    )
+    return {iid: 1 + int(counts.get(iid, 0)) for iid in incident_ids}
+
+
+def firing_labels(
+    conn: Connection, config: PolicyConfig, targets: list[dict[str, str]]
+) -> list[dict[str, str]]:
+    """Routing labels of every firing alert, for inhibition; loaded only when an inhibit
+    rule could mute one of `targets` (else []). Public for `firebell simulate`."""
+    if not any(matches(r.target_matchers, t) for r in config.inhibit_rules for t in targets):
+        return []
+    rows = conn.execute(
+        select(ALERT.c.labels, ALERT.c.severity, ALERT.c.service, ALERT.c.source).where(
+            ALERT.c.status == "firing"
+        )
+    ).all()
+    return [routing_labels(r.labels, r.severity, r.service, r.source) for r in rows]
+
+
+def _apply(
+    conn: Connection, event: IncidentEvent, result: Triage, round_no: int, now: datetime
+) -> bool:
+    """Insert the escalations and channel notifications; True if anything was new."""
+    escalations = [
+        {
+            "incident_id": event.incident_id,
+            "policy": start.policy,
+            "round": round_no,
+            "route_path": start.route_path,
+            "state": "active",
+            "pass_no": 0,
+            "step_no": 0,
+            "started_at": start.due_at,
+            "due_at": start.due_at,
+            "updated_at": now,
+        }
+        for start in result.escalations
+    ]
+    channels = [
+        {
+            "incident_id": event.incident_id,
+            "escalation_id": None,
+            "dedup_key": channel_key(event.incident_id, round_no, notice.address),
+            "kind": "channel",
+            "address": notice.address,
+            "recipient": "",
+            "via": f"route {notice.route_path}",
+            "created_at": now,
+            "first_due_at": notice.due_at,
+            "next_attempt_at": notice.due_at,
+        }
+        for notice in result.channels
+    ]
+    added = insert_ignoring_duplicates(conn, ESCALATION, escalations)
+    added += insert_ignoring_duplicates(conn, NOTIFICATION, channels)
+    return added > 0
+
+
+_TIMELINE_KIND = {
+    TriageOutcome.ROUTED: "routed",
+    TriageOutcome.SILENCED: "silenced",
+    TriageOutcome.INHIBITED: "inhibited",
+    TriageOutcome.TIME_MUTED: "muted",
+    TriageOutcome.UNROUTED: "unrouted",
+}
+
+
+def _record(conn: Connection, event: IncidentEvent, result: Triage, now: datetime) -> None:
+    conn.execute(
+        insert(DECISION).values(
+            incident_id=event.incident_id,
+            fingerprint=event.fingerprint,
+            at=now,
+            outcome=result.outcome.value,
+            silence_id=result.silence_id,
+            route_path=result.route_path,
+            detail=result.detail[:2000],
+        )
+    )
+    data: dict[str, Any] = {"fingerprint": event.fingerprint, "outcome": result.outcome.value}
+    if result.silence_id:
+        data["silence_id"] = result.silence_id
+    if result.escalations:
+        data["policies"] = [s.policy for s in result.escalations]
+    add_timeline(
+        conn, event.incident_id, now, _TIMELINE_KIND[result.outcome], result.detail, data=data
+    )
+
+
+# ------------------------------------------------------------------ stopping
+
+
+def stop_escalations(
+    conn: Connection, incident_id: int, now: datetime, reason: str, actor: str = "firebell"
+) -> int:
+    """Stop the incident's active escalations and cancel their undelivered pages.
+
+    Call it in the same transaction as the acknowledge/resolve that makes it true; it is
+    idempotent, and the worker also stops an escalation whose incident is no longer
+    triggered when its step comes due. Returns how many escalations were stopped.
+    """
+    stopped = conn.execute(
+        update(ESCALATION)
+        .where(ESCALATION.c.incident_id == incident_id, ESCALATION.c.state == "active")
+        .values(state="stopped", reason=reason[:500], finished_at=now, updated_at=now)
+        .returning(ESCALATION.c.id, ESCALATION.c.policy)
+    ).all()
+    if not stopped:
+        return 0
+    # Rows claimed by a deliverer are in flight; it records what happened to them.
+    conn.execute(
+        update(NOTIFICATION)
+        .where(
+            NOTIFICATION.c.escalation_id.in_([row.id for row in stopped]),
+            NOTIFICATION.c.status == "pending",
+            or_(NOTIFICATION.c.claimed_until.is_(None), NOTIFICATION.c.claimed_until <= now),
+        )
+        .values(status="cancelled", detail=f"not sent: {reason}"[:500])
+    )
+    for row in stopped:
+        add_timeline(
+            conn,
+            incident_id,
+            now,
+            "escalation_stopped",
+            f"escalation {row.policy} stopped: {reason}",
+            actor,
+            {"escalation_id": row.id, "policy": row.policy},
+        )
+    return len(stopped)
+
+
+# ------------------------------------------------------------------ running due steps
+
+
+@dataclass(frozen=True, slots=True)
+class StepReport:
+    """What one due escalation did, for logs, metrics and tests."""
+
+    escalation_id: int
+    incident_id: int
+    policy: str
+    kind: StepKind
+    label: str = ""
+    recipients: tuple[Recipient, ...] = ()
+    finished: bool = False
+
+
+def run_due_escalations(
+    conn: Connection, config: PolicyConfig, now: datetime, limit: int = 100
+) -> list[StepReport]:
+    """Run every escalation step due at `now` (up to `limit`) in the caller's transaction."""
+    due = conn.execute(
+        select(
+            ESCALATION.c.id,
+            ESCALATION.c.incident_id,
+            ESCALATION.c.policy,
+            ESCALATION.c.pass_no,
+            ESCALATION.c.step_no,
+            INCIDENT.c.status,
+        )
+        .join(INCIDENT, INCIDENT.c.id == ESCALATION.c.incident_id)
+        .where(ESCALATION.c.state == "active", ESCALATION.c.due_at <= now)
+        .order_by(ESCALATION.c.due_at, ESCALATION.c.id)
+        .limit(limit)
+        # Never wait: rows an ack, an ingest or another replica holds are taken next time.
+        .with_for_update(skip_locked=True, of=[ESCALATION, INCIDENT])
+    ).all()
+    return [_run_step(conn, config, row, now) for row in due]
+
+
+def _run_step(conn: Connection, config: PolicyConfig, row: Any, now: datetime) -> StepReport:
+    policy = config.escalation_policies_by_name.get(row.policy)
+    decision = decide_step(policy, row.policy, row.pass_no, row.step_no, row.status)
+    report = StepReport(row.id, row.incident_id, row.policy, decision.kind, decision.label)
+    if decision.kind is StepKind.STOP:
+        _finish(conn, row, now, "stopped", decision.reason, f"escalation {row.policy} stopped")
+        return report
+    if decision.kind is StepKind.DONE:
+        _finish(conn, row, now, "done", decision.reason, f"escalation {row.policy} finished")
+        return report
+    assert policy is not None
+    recipients, problem = step_recipients(config, decision.targets, now)
+    insert_ignoring_duplicates(
+        conn, NOTIFICATION, [_page_row(row, r, decision.label, now) for r in recipients]
+    )
+    text = f"{decision.label}: {describe_reach(recipients)}" + (f" ({problem})" if problem else "")
+    add_timeline(
+        conn,
+        row.incident_id,
+        now,
+        "escalation_step",
+        text,
+        data={
+            "escalation_id": row.id,
+            "policy": row.policy,
+            "pass": row.pass_no + 1,
+            "step": row.step_no + 1,
+            "recipients": sorted({r.name for r in recipients}),
+        },
+    )
+    following = next_step(policy, row.pass_no, row.step_no, now, reached=bool(recipients))
+    if following is None:
+        passes = policy.repeat + 1
+        _finish(
+            conn,
+            row,
+            now,
+            "done",
+            f"nobody acknowledged after {passes} pass{'es' if passes != 1 else ''}",
+            f"escalation {row.policy} finished",
+        )
+        return StepReport(
+            row.id, row.incident_id, row.policy, decision.kind, decision.label,
+            tuple(recipients), finished=True,
+        )  # fmt: skip
+    conn.execute(
+        update(ESCALATION)
+        .where(ESCALATION.c.id == row.id)
+        .values(
+            pass_no=following.pass_no,
+            step_no=following.step_no,
+            due_at=following.due_at,
+            updated_at=now,
+        )
+    )
+    return StepReport(
+        row.id, row.incident_id, row.policy, decision.kind, decision.label, tuple(recipients)
+    )
+
+
+def step_recipients(
+    config: PolicyConfig, targets: Iterable[str], now: datetime
+) -> tuple[list[Recipient], str | None]:
+    """Who a step's targets reach at `now`, one entry per address; a target a config
+    reload removed is reported, not fatal. Public for `firebell simulate`."""
+    found: list[Recipient] = []
+    problems = []
+    for target in targets:
+        try:
+            found += resolve_targets(
+                [target],
+                now,
+                config.users_by_name,
+                config.teams_by_name,
+                config.schedules_by_name,
+            )
+        except KeyError as exc:
+            problems.append(str(exc.args[0]) if exc.args else str(exc))
+    unique: dict[str, Recipient] = {}
+    for recipient in found:
+        unique.setdefault(recipient.address, recipient)  # one page per address per step
+    return list(unique.values()), "; ".join(problems) or None
+
+
+def _page_row(row: Any, recipient: Recipient, label: str, now: datetime) -> dict[str, Any]:
+    return {
+        "incident_id": row.incident_id,
+        "escalation_id": row.id,
+        "dedup_key": page_key(row.id, row.pass_no, row.step_no, recipient.address),
+        "kind": "page",
+        "address": recipient.address,
+        "recipient": recipient.name[:200],
+        "via": recipient.via[:200],
+        "policy": row.policy,
+        "step": notification_step_text(label),
+        "created_at": now,
+        "first_due_at": now,
+        "next_attempt_at": now,
+    }
+
+
+def _finish(conn: Connection, row: Any, now: datetime, state: str, reason: str, what: str) -> None:
+    conn.execute(
+        update(ESCALATION)
+        .where(ESCALATION.c.id == row.id)
+        .values(state=state, reason=reason[:500], finished_at=now, updated_at=now)
+    )
+    kind = "escalation_stopped" if state == "stopped" else "escalation_done"
+    add_timeline(
+        conn,
+        row.incident_id,
+        now,
+        kind,
+        f"{what}: {reason}",
+        data={"escalation_id": row.id, "policy": row.policy},
+    )
+
+
+def escalations_of(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
+    """The incident's escalations, oldest first (for the API and tests)."""
+    return [
+        dict(row)
+        for row in conn.execute(
+            select(ESCALATION)
+            .where(ESCALATION.c.incident_id == incident_id)
+            .order_by(ESCALATION.c.id)
+        ).mappings()
+    ]
+
+
+__all__ = [
+    "StepReport",
+    "all_silences",
+    "escalations_of",
+    "firing_labels",
+    "insert_ignoring_duplicates",
+    "run_due_escalations",
+    "start_paging",
+    "step_recipients",
+    "stop_escalations",
+    "stored_silences",
+]
