@@ -23,6 +23,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from routing.alert import Alert, AlertStatus, Severity
 from routing.dedup import DecisionKind, DedupPolicy, EpisodeState, EpisodeStatus, decide
+from routing.episode_sql import (
+    EPISODE_COLUMNS,
+    STATE_COLUMNS,
+    STEADY_COLUMNS,
+    read_episodes,
+    update_counters,
+    update_states,
+)
 from routing.grouping import GroupKey, choose_incident
 from routing.tables import (
     AlertIdentity,
@@ -115,6 +123,8 @@ class _Episode:
     state: EpisodeState
     latest: Alert | None = None
     outcomes: list[AlertOutcome] = field(default_factory=list)
+    # The stored state apart from the counters: when unchanged, flush writes counters only.
+    steady: tuple[Any, ...] = ()
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> _Episode:
@@ -130,7 +140,7 @@ class _Episode:
             window_start=row["window_start"],
             window_count=row["window_count"],
         )
-        return cls(row, is_new=False, state=state)
+        return cls(row, is_new=False, state=state, steady=_steady(row))
 
     def write_state(self) -> None:
         state = self.state
@@ -298,51 +308,16 @@ class _Batch:
         """Lock the identity rows (sorted) and read each one's current episode; returns
         the fingerprints that have an identity row."""
         seen: set[str] = set()
-        joined = IDENTITY.outerjoin(ALERT, ALERT.c.id == IDENTITY.c.current_alert_id)
         for chunk in _chunks(fingerprints):
-            locking = (
-                select(IDENTITY.c.fingerprint.label("identity"), IDENTITY.c.episodes)
-                .where(IDENTITY.c.fingerprint.in_(chunk))
-                .order_by(IDENTITY.c.fingerprint)
-            )
-            if self.conn.dialect.name == "postgresql":
-                # Lock first, then read the episodes in a new statement: PostgreSQL gives
-                # a statement that waited for a lock its old snapshot of the other rows.
-                ids = self.conn.execute(
-                    locking.add_columns(IDENTITY.c.current_alert_id).with_for_update()
-                ).mappings()
-                rows = self._episode_rows(list(ids))
-            else:
-                # SQLite already holds the write lock (BEGIN IMMEDIATE): one statement.
-                query = locking.add_columns(*_EPISODE_COLUMNS).select_from(joined)
-                rows = [dict(r) for r in self.conn.execute(query).mappings()]
-            for row in rows:
+            for row in read_episodes(self.conn, chunk):
                 fingerprint = row["identity"]
                 seen.add(fingerprint)
                 self.episode_counts[fingerprint] = row["episodes"]
                 if row.get("id") is not None:
                     self.episodes[fingerprint] = _Episode.from_row(
-                        {name: row[name] for name in _EPISODE_COLUMN_NAMES}
+                        {name: row[name] for name in EPISODE_COLUMNS}
                     )
         return seen
-
-    def _episode_rows(self, identities: list[Any]) -> list[dict[str, Any]]:
-        wanted = [r["current_alert_id"] for r in identities if r["current_alert_id"] is not None]
-        episodes: dict[int, Any] = {}
-        if wanted:
-            query = select(*_EPISODE_COLUMNS).where(ALERT.c.id.in_(wanted))
-            episodes = {row["id"]: row for row in self.conn.execute(query).mappings()}
-        rows = []
-        for identity in identities:
-            row: dict[str, Any] = {
-                "identity": identity["identity"],
-                "episodes": identity["episodes"],
-            }
-            episode = episodes.get(identity["current_alert_id"])
-            if episode is not None:
-                row.update(episode)
-            rows.append(row)
-        return rows
 
     def _new_episode(self, alert: Alert, group_key: str, state: EpisodeState) -> _Episode:
         number = self.episode_counts.get(alert.fingerprint, 0) + 1
@@ -554,6 +529,7 @@ class _Batch:
         conn = self.conn
         touched = [e for e in self.episodes.values() if e.latest is not None or e.is_new]
         full_updates: list[dict[str, Any]] = []
+        state_updates: list[dict[str, Any]] = []
         counter_updates: list[dict[str, Any]] = []
         for episode in touched:
             episode.write_state()
@@ -567,13 +543,16 @@ class _Batch:
                 ).scalar_one()
             elif content_changed:
                 full_updates.append(_bind(episode.values, _ALERT_MUTABLE))
+            elif episode.steady == _steady(episode.values):
+                counter_updates.append(episode.values)
             else:
-                counter_updates.append(_bind(episode.values, _ALERT_STATE))
+                state_updates.append(episode.values)
             for outcome in episode.outcomes:
                 outcome.alert_id = episode.values["id"]
-        for statement, rows in ((_UPDATE_ALERT, full_updates), (_UPDATE_STATE, counter_updates)):
-            for chunk in _chunks(rows):
-                conn.execute(statement, chunk)
+        for chunk in _chunks(full_updates):
+            conn.execute(_UPDATE_ALERT, chunk)
+        update_states(conn, state_updates)
+        update_counters(conn, counter_updates)
         identity = [
             {"b_fp": v["fingerprint"], "b_id": v["id"], "b_episodes": v["episode"]}
             for v in (e.values for e in touched if e.is_new)
@@ -589,39 +568,21 @@ class _Batch:
             conn.execute(insert(TIMELINE), chunk)
 
 
-# Dedup state and incident link: what a repeat or a status change writes.
-_ALERT_STATE = [
-    "status", "first_seen", "last_seen", "occurrences", "resolved_at", "flips",
-    "flip_window_start", "flapping", "window_start", "window_count", "incident_id", "group_key",
-]  # fmt: skip
 _CONTENT_COLUMNS = [
     "source", "severity", "service", "title", "description", "labels", "annotations",
     "source_url", "starts_at", "ends_at",
 ]  # fmt: skip
 # When the report's content changed too (new labels, annotations or texts).
-_ALERT_MUTABLE = [*_ALERT_STATE, *_CONTENT_COLUMNS, "content_hash"]
+_ALERT_MUTABLE = [*STATE_COLUMNS, *_CONTENT_COLUMNS, "content_hash"]
 _INCIDENT_MUTABLE = [
     "status", "severity", "severity_rank", "alert_count", "open_alert_count", "updated_at",
     "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by",
 ]  # fmt: skip
 
-# What dedup needs of an existing episode; the content columns stay unread.
-_EPISODE_COLUMN_NAMES = (
-    "id", "fingerprint", "episode", "incident_id", "group_key", "content_hash", "status",
-    "first_seen", "last_seen", "occurrences", "resolved_at", "flips", "flip_window_start",
-    "flapping", "window_start", "window_count",
-)  # fmt: skip
-_EPISODE_COLUMNS = [ALERT.c[name] for name in _EPISODE_COLUMN_NAMES]
-
 _UPDATE_ALERT = (
     update(ALERT)
     .where(ALERT.c.id == bindparam("b_id"))
     .values({name: bindparam("b_" + name) for name in _ALERT_MUTABLE})
-)
-_UPDATE_STATE = (
-    update(ALERT)
-    .where(ALERT.c.id == bindparam("b_id"))
-    .values({name: bindparam("b_" + name) for name in _ALERT_STATE})
 )
 _UPDATE_INCIDENT = (
     update(INCIDENT)
@@ -633,6 +594,10 @@ _UPDATE_IDENTITY = (
     .where(IDENTITY.c.fingerprint == bindparam("b_fp"))
     .values(current_alert_id=bindparam("b_id"), episodes=bindparam("b_episodes"))
 )
+
+
+def _steady(values: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(values[name] for name in STEADY_COLUMNS)
 
 
 def _bind(values: dict[str, Any], names: list[str]) -> dict[str, Any]:

@@ -1,0 +1,174 @@
+"""The storm path in plain SQL: reading alert episodes and writing repeat counters.
+
+In an alert storm almost every alert is a repeat, so what each one costs is one episode
+read and one counter update. Through SQLAlchemy Core that is ~20 µs per row of parameter
+construction and type processing, more than the database itself takes; here the
+statements are written once per dialect and run on the driver's cursor, inside the
+caller's transaction (same connection), with the two conversions the columns need done
+by hand: UTC datetimes and SQLite's integer booleans.
+
+Column names and storage formats must match routing/tables.py (and SQLAlchemy's SQLite
+DATETIME text format, which the rest of the code reads and compares).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection
+
+# What dedup needs of an existing episode; the content columns stay unread.
+EPISODE_COLUMNS = (
+    "id", "fingerprint", "episode", "incident_id", "group_key", "content_hash", "status",
+    "first_seen", "last_seen", "occurrences", "resolved_at", "flips", "flip_window_start",
+    "flapping", "window_start", "window_count",
+)  # fmt: skip
+# Dedup state and incident link: what a repeat or a status change writes.
+STATE_COLUMNS = (
+    "status", "first_seen", "last_seen", "occurrences", "resolved_at", "flips",
+    "flip_window_start", "flapping", "window_start", "window_count", "incident_id", "group_key",
+)  # fmt: skip
+# The part of the state a plain repeat changes; the rest is compared to detect that.
+COUNTER_COLUMNS = ("last_seen", "occurrences", "window_start", "window_count")
+STEADY_COLUMNS = tuple(c for c in STATE_COLUMNS if c not in COUNTER_COLUMNS)
+_DATETIMES = frozenset(
+    {"first_seen", "last_seen", "resolved_at", "flip_window_start", "window_start"}
+)
+_EPISODE_DATETIME_AT = tuple(i for i, n in enumerate(EPISODE_COLUMNS) if n in _DATETIMES)
+_FLAPPING_AT = EPISODE_COLUMNS.index("flapping")
+
+IdentityEpisode = dict[str, Any]  # "identity", "episodes", and the episode columns or None
+
+
+def _sqlite_in(n: int) -> str:
+    return ",".join("?" * n)
+
+
+@lru_cache(maxsize=64)
+def _sqlite_read_sql(n: int) -> str:
+    columns = ", ".join(f"a.{c}" for c in EPISODE_COLUMNS)
+    return (
+        f"SELECT i.fingerprint, i.episodes, {columns} FROM alert_identity AS i "
+        "LEFT OUTER JOIN alert AS a ON a.id = i.current_alert_id "
+        f"WHERE i.fingerprint IN ({_sqlite_in(n)}) ORDER BY i.fingerprint"
+    )
+
+
+_PG_LOCK_SQL = (
+    "SELECT fingerprint, episodes, current_alert_id FROM alert_identity "
+    "WHERE fingerprint = ANY(%s) ORDER BY fingerprint FOR UPDATE"
+)
+_PG_EPISODES_SQL = f"SELECT {', '.join(EPISODE_COLUMNS)} FROM alert WHERE id = ANY(%s)"
+
+
+def sqlite_datetime(value: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite DATETIME text (always six fraction digits, so text order is
+    time order), in UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _from_sqlite_datetime(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _from_pg_datetime(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+def read_episodes(conn: Connection, fingerprints: Sequence[str]) -> list[IdentityEpisode]:
+    """Lock the identity rows of `fingerprints` (sorted, so replicas never deadlock) and
+    read each one's current episode. SQLite already holds the write lock (BEGIN
+    IMMEDIATE), so one joined statement does; PostgreSQL locks first and reads the
+    episodes in a second statement, because a statement that waited for a row lock
+    would see the other rows as of its old snapshot."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if conn.dialect.name == "postgresql":
+            return _read_pg(cursor, fingerprints)
+        cursor.execute(_sqlite_read_sql(len(fingerprints)), list(fingerprints))
+        rows = []
+        for raw in cursor.fetchall():
+            row: IdentityEpisode = {"identity": raw[0], "episodes": raw[1]}
+            if raw[2] is not None:
+                values = list(raw[2:])
+                for at in _EPISODE_DATETIME_AT:
+                    values[at] = _from_sqlite_datetime(values[at])
+                values[_FLAPPING_AT] = bool(values[_FLAPPING_AT])
+                row.update(zip(EPISODE_COLUMNS, values, strict=True))
+            rows.append(row)
+        return rows
+    finally:
+        cursor.close()
+
+
+def _read_pg(cursor: Any, fingerprints: Sequence[str]) -> list[IdentityEpisode]:
+    cursor.execute(_PG_LOCK_SQL, (list(fingerprints),))
+    identities = cursor.fetchall()
+    wanted = [current for _fp, _n, current in identities if current is not None]
+    episodes: dict[int, list[Any]] = {}
+    if wanted:
+        cursor.execute(_PG_EPISODES_SQL, (wanted,))
+        for raw in cursor.fetchall():
+            values = list(raw)
+            for at in _EPISODE_DATETIME_AT:
+                values[at] = _from_pg_datetime(values[at])
+            episodes[values[0]] = values
+    rows = []
+    for fingerprint, count, current in identities:
+        row: IdentityEpisode = {"identity": fingerprint, "episodes": count}
+        if current in episodes:
+            row.update(zip(EPISODE_COLUMNS, episodes[current], strict=True))
+        rows.append(row)
+    return rows
+
+
+def update_states(conn: Connection, episodes: Iterable[dict[str, Any]]) -> None:
+    """Write the whole dedup state of existing episodes (one executemany)."""
+    _update(conn, STATE_COLUMNS, episodes)
+
+
+def update_counters(conn: Connection, episodes: Iterable[dict[str, Any]]) -> None:
+    """Write only what a plain repeat changes. Leaving the indexed and foreign-key
+    columns (status, incident_id) out of the SET spares SQLite an index and foreign-key
+    check per row, the biggest part of a storm's write cost."""
+    _update(conn, COUNTER_COLUMNS, episodes)
+
+
+@lru_cache(maxsize=8)
+def _update_sql(columns: tuple[str, ...], paramstyle: str) -> str:
+    sql = "UPDATE alert SET " + ", ".join(f"{c} = ?" for c in columns) + " WHERE id = ?"
+    return sql if paramstyle == "qmark" else sql.replace("?", "%s")
+
+
+def _update(conn: Connection, columns: tuple[str, ...], episodes: Iterable[dict[str, Any]]) -> None:
+    sqlite = conn.dialect.name != "postgresql"
+    datetimes = [i for i, name in enumerate(columns) if name in _DATETIMES]
+    booleans = [i for i, name in enumerate(columns) if name == "flapping"]
+    params = []
+    for values in episodes:
+        row = [values[name] for name in columns]
+        for at in datetimes:
+            value = row[at]
+            if value is not None and value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            if sqlite:
+                row[at] = sqlite_datetime(value)
+        if sqlite:
+            for at in booleans:
+                row[at] = int(row[at])
+        row.append(values["id"])
+        params.append(row)
+    if not params:
+        return
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(_update_sql(columns, "qmark" if sqlite else "format"), params)
+    finally:
+        cursor.close()
