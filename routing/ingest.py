@@ -23,15 +23,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from routing.alert import Alert, AlertStatus, Severity
 from routing.dedup import DecisionKind, DedupPolicy, EpisodeState, EpisodeStatus, decide
-from routing.episode_sql import (
+from routing.grouping import GroupKey, choose_incident
+from routing.storm_sql import (
     EPISODE_COLUMNS,
     STATE_COLUMNS,
     STEADY_COLUMNS,
+    insert_inbox,
     read_episodes,
     update_counters,
     update_states,
 )
-from routing.grouping import GroupKey, choose_incident
 from routing.tables import (
     AlertIdentity,
     AlertRow,
@@ -197,28 +198,21 @@ def _insert_inbox(
     conn: Connection, submissions: Sequence[Submission], now: datetime
 ) -> list[int | None]:
     rows = [
-        {
-            "source": sub.source,
-            "received_at": now,
-            "request_id": sub.request_id[:64],
-            "content_type": sub.content_type[:128],
-            "body": sub.body,
-            "alert_count": len(sub.alerts),
-            "unparsed_count": sub.unparsed,
-            "note": sub.note,
-        }
+        (
+            sub.source,
+            now,
+            sub.request_id[:64],
+            sub.content_type[:128],
+            sub.body,
+            len(sub.alerts),
+            sub.unparsed,
+            sub.note,
+        )
         for sub in submissions
         if sub.body is not None
     ]
-    stored: list[int] = []
-    if rows:
-        # One round trip for the whole batch; ids come back in the rows' order.
-        result = conn.execute(
-            insert(INBOX).returning(INBOX.c.id, sort_by_parameter_order=True), rows
-        )
-        stored = list(result.scalars())
-    next_id = iter(stored)
-    return [next(next_id) if sub.body is not None else None for sub in submissions]
+    stored = iter(insert_inbox(conn, rows) if rows else [])
+    return [next(stored) if sub.body is not None else None for sub in submissions]
 
 
 def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -1,11 +1,11 @@
-"""The storm path in plain SQL: reading alert episodes and writing repeat counters.
+"""The storm path in plain SQL: raw inbox rows, alert episode reads, repeat counters.
 
 In an alert storm almost every alert is a repeat, so what each one costs is one episode
-read and one counter update. Through SQLAlchemy Core that is ~20 µs per row of parameter
-construction and type processing, more than the database itself takes; here the
-statements are written once per dialect and run on the driver's cursor, inside the
-caller's transaction (same connection), with the two conversions the columns need done
-by hand: UTC datetimes and SQLite's integer booleans.
+read and one counter update, and each request one inbox row. Through SQLAlchemy Core
+that is ~20 µs per row of parameter construction and type processing, more than the
+database itself takes; here the statements are written once per dialect and run on the
+driver's cursor, inside the caller's transaction (same connection), with the two
+conversions the columns need done by hand: UTC datetimes and SQLite's integer booleans.
 
 Column names and storage formats must match routing/tables.py (and SQLAlchemy's SQLite
 DATETIME text format, which the rest of the code reads and compares).
@@ -76,6 +76,38 @@ def sqlite_datetime(value: datetime | None) -> str | None:
 
 def _from_sqlite_datetime(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+_INBOX_COLUMNS = (
+    "source", "received_at", "request_id", "content_type", "body", "alert_count",
+    "unparsed_count", "note",
+)  # fmt: skip
+_INBOX_SQL = f"INSERT INTO inbox ({', '.join(_INBOX_COLUMNS)}) VALUES ({_sqlite_in(8)})"
+
+
+def insert_inbox(conn: Connection, rows: Sequence[Sequence[Any]]) -> list[int]:
+    """Insert raw inbox rows (values in `_INBOX_COLUMNS` order, `received_at` aware) and
+    return their ids in order."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if conn.dialect.name == "postgresql":
+            cursor.executemany(
+                _INBOX_SQL.replace("?", "%s") + " RETURNING id", rows, returning=True
+            )
+            ids = []
+            while True:
+                ids.append(cursor.fetchone()[0])
+                if not cursor.nextset():
+                    return ids
+        ids = []
+        for row in rows:
+            values = list(row)
+            values[1] = sqlite_datetime(values[1])
+            cursor.execute(_INBOX_SQL, values)
+            ids.append(cursor.lastrowid)
+        return ids
+    finally:
+        cursor.close()
 
 
 def _from_pg_datetime(value: datetime | None) -> datetime | None:

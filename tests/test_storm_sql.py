@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Connection, Engine, select
 
 from routing.database import make_engine
-from routing.episode_sql import read_episodes, sqlite_datetime
-from routing.ingest import ALERT, IngestPolicy, Submission, ingest, quiet_alerts
+from routing.ingest import ALERT, INBOX, IngestPolicy, Submission, ingest, quiet_alerts
+from routing.storm_sql import read_episodes, sqlite_datetime
 from tests.test_ingest_store import am_alert
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)  # whole seconds: the format edge case
@@ -72,3 +72,21 @@ def test_sqlite_text_matches_sqlalchemys_format() -> None:
 
 def _fingerprints(conn: Connection) -> list[str]:
     return list(conn.execute(select(ALERT.c.fingerprint)).scalars())
+
+
+def test_inbox_rows_keep_their_order_and_bodies(engine: Engine) -> None:
+    bodies = [f'{{"n": {i}}}'.encode() for i in range(5)]
+    with engine.begin() as conn:
+        outcome = ingest(
+            conn,
+            [Submission("generic", [], body, request_id=f"r{i}") for i, body in enumerate(bodies)],
+            T0,
+            IngestPolicy(),
+        )
+        ids = [s.inbox_id for s in outcome.submissions]
+        stored = dict(
+            conn.execute(select(INBOX.c.id, INBOX.c.body).where(INBOX.c.id.in_(ids))).all()
+        )
+        received = conn.execute(select(INBOX.c.received_at)).scalars().all()
+    assert [stored[i] for i in ids] == bodies  # ids come back in the submissions' order
+    assert received == [T0] * 5
