@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import itertools
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -125,8 +126,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = rt
-    app.include_router(webhooks.router)
     app.include_router(api.router)
+    # Receive step (webhooks) in its own plain-ASGI lane, inside the request context.
+    app.add_middleware(webhooks.WebhookLane, runtime=rt)
     _install_middleware(app, metrics)
     _install_error_handlers(app)
     # After the alert pipeline: route, escalate and deliver (issue 3's half of the
@@ -138,6 +140,16 @@ def create_app(
 
 def _install_middleware(app: FastAPI, metrics: Metrics) -> None:
     app.add_middleware(RequestContext, metrics=metrics)
+
+
+# A random per-process prefix and a counter: unique across replicas and restarts like
+# a uuid4, without a getrandom() syscall on every request.
+_ID_PREFIX = secrets.token_hex(8)
+_id_counter = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_id_counter):016x}"
 
 
 class RequestContext:
@@ -157,7 +169,7 @@ class RequestContext:
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 request_id = value.decode("latin-1")[:64]
-        request_id = request_id or uuid.uuid4().hex
+        request_id = request_id or new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()
@@ -175,7 +187,7 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = scope.get("firebell.route") or getattr(scope.get("route"), "path", "unmatched")
             self.metrics.latency.labels(scope["method"], route, str(status)).observe(elapsed)
             if status >= 400:
                 self.log.info(

@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,8 +38,15 @@ class DatabaseUnavailable(RuntimeError):
 
 @dataclass(slots=True)
 class _Pending:
+    """A queued submission and who waits for it: an asyncio future on `loop` (requests)
+    or a thread-safe future (`submit_nowait`)."""
+
     submission: Submission
-    future: Future[SubmissionOutcome]
+    future: Future[SubmissionOutcome] | asyncio.Future[SubmissionOutcome]
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+Settled = tuple[_Pending, SubmissionOutcome | None, BaseException | None]
 
 
 _STOP = object()
@@ -80,7 +88,12 @@ class Intake:
             self._thread = None
 
     async def submit(self, submission: Submission) -> SubmissionOutcome:
-        return await asyncio.wrap_future(self.submit_nowait(submission))
+        if self._thread is None:
+            raise RuntimeError("intake is not started")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[SubmissionOutcome] = loop.create_future()
+        self._queue.put(_Pending(submission, future, loop))
+        return await future
 
     def submit_nowait(self, submission: Submission) -> Future[SubmissionOutcome]:
         if self._thread is None:
@@ -130,8 +143,7 @@ class Intake:
             outcome = ingest(conn, [p.submission for p in batch], now, self.policy)
             for in_txn in self.in_transaction:
                 in_txn(conn, outcome, now)
-        for pending, result in zip(batch, outcome.submissions, strict=True):
-            pending.future.set_result(result)
+        _settle([(p, result, None) for p, result in zip(batch, outcome.submissions, strict=True)])
         for hook in self.committed:
             try:
                 hook(outcome)
@@ -145,6 +157,36 @@ class Intake:
         else:
             log.exception("ingest failed", exc_info=exc)
             error = exc
-        for pending in batch:
-            if not pending.future.done():
-                pending.future.set_exception(error)
+        _settle([(pending, None, error) for pending in batch])
+
+
+def _settle(settled: list[Settled]) -> None:
+    """Answer the waiters of a batch: one wake-up per event loop for the whole batch
+    rather than one per request (each is a thread hand-off and a syscall)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Settled]] = {}
+    for item in settled:
+        pending = item[0]
+        if pending.loop is None:
+            _resolve(item)
+        else:
+            by_loop.setdefault(pending.loop, []).append(item)
+    for loop, items in by_loop.items():
+        with suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            loop.call_soon_threadsafe(_resolve_all, items)
+
+
+def _resolve_all(items: list[Settled]) -> None:
+    for item in items:
+        _resolve(item)
+
+
+def _resolve(item: Settled) -> None:
+    pending, result, error = item
+    future = pending.future
+    if future.done():  # e.g. the request was cancelled when its client went away
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert result is not None
+        future.set_result(result)
