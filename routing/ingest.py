@@ -25,7 +25,6 @@ from routing.alert import Alert, AlertStatus, Severity
 from routing.dedup import DecisionKind, DedupPolicy, EpisodeState, EpisodeStatus, decide
 from routing.grouping import GroupKey, choose_incident
 from routing.storm_sql import (
-    EPISODE_COLUMNS,
     STATE_COLUMNS,
     STEADY_COLUMNS,
     insert_inbox,
@@ -303,14 +302,11 @@ class _Batch:
         the fingerprints that have an identity row."""
         seen: set[str] = set()
         for chunk in _chunks(fingerprints):
-            for row in read_episodes(self.conn, chunk):
-                fingerprint = row["identity"]
+            for fingerprint, episodes, current in read_episodes(self.conn, chunk):
                 seen.add(fingerprint)
-                self.episode_counts[fingerprint] = row["episodes"]
-                if row.get("id") is not None:
-                    self.episodes[fingerprint] = _Episode.from_row(
-                        {name: row[name] for name in EPISODE_COLUMNS}
-                    )
+                self.episode_counts[fingerprint] = episodes
+                if current is not None:
+                    self.episodes[fingerprint] = _Episode.from_row(current)
         return seen
 
     def _new_episode(self, alert: Alert, group_key: str, state: EpisodeState) -> _Episode:

@@ -40,7 +40,8 @@ _DATETIMES = frozenset(
 _EPISODE_DATETIME_AT = tuple(i for i, n in enumerate(EPISODE_COLUMNS) if n in _DATETIMES)
 _FLAPPING_AT = EPISODE_COLUMNS.index("flapping")
 
-IdentityEpisode = dict[str, Any]  # "identity", "episodes", and the episode columns or None
+# (fingerprint, episodes so far, the current episode's columns or None)
+IdentityEpisode = tuple[str, int, dict[str, Any] | None]
 
 
 def _sqlite_in(n: int) -> str:
@@ -125,16 +126,16 @@ def read_episodes(conn: Connection, fingerprints: Sequence[str]) -> list[Identit
         if conn.dialect.name == "postgresql":
             return _read_pg(cursor, fingerprints)
         cursor.execute(_sqlite_read_sql(len(fingerprints)), list(fingerprints))
-        rows = []
+        rows: list[IdentityEpisode] = []
         for raw in cursor.fetchall():
-            row: IdentityEpisode = {"identity": raw[0], "episodes": raw[1]}
+            episode = None
             if raw[2] is not None:
                 values = list(raw[2:])
                 for at in _EPISODE_DATETIME_AT:
                     values[at] = _from_sqlite_datetime(values[at])
                 values[_FLAPPING_AT] = bool(values[_FLAPPING_AT])
-                row.update(zip(EPISODE_COLUMNS, values, strict=True))
-            rows.append(row)
+                episode = dict(zip(EPISODE_COLUMNS, values, strict=True))
+            rows.append((raw[0], raw[1], episode))
         return rows
     finally:
         cursor.close()
@@ -152,12 +153,11 @@ def _read_pg(cursor: Any, fingerprints: Sequence[str]) -> list[IdentityEpisode]:
             for at in _EPISODE_DATETIME_AT:
                 values[at] = _from_pg_datetime(values[at])
             episodes[values[0]] = values
-    rows = []
+    rows: list[IdentityEpisode] = []
     for fingerprint, count, current in identities:
-        row: IdentityEpisode = {"identity": fingerprint, "episodes": count}
-        if current in episodes:
-            row.update(zip(EPISODE_COLUMNS, episodes[current], strict=True))
-        rows.append(row)
+        found = episodes.get(current)
+        episode = dict(zip(EPISODE_COLUMNS, found, strict=True)) if found else None
+        rows.append((fingerprint, count, episode))
     return rows
 
 

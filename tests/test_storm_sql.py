@@ -45,9 +45,10 @@ def test_a_repeat_written_in_plain_sql_reads_back_through_sqlalchemy(engine: Eng
 def test_plain_sql_reads_what_sqlalchemy_wrote(engine: Engine) -> None:
     send(engine, T0, "Disk", "Cpu")
     with engine.begin() as conn:
-        rows = {r["identity"]: r for r in read_episodes(conn, sorted(_fingerprints(conn)))}
-    assert len(rows) == 2
-    for row in rows.values():
+        read = read_episodes(conn, sorted(_fingerprints(conn)))
+    assert [episodes for _fp, episodes, _row in read] == [1, 1]
+    for _fingerprint, _episodes, row in read:
+        assert row is not None
         assert row["first_seen"] == T0 and row["first_seen"].tzinfo is not None
         assert row["occurrences"] == 1
         assert row["flapping"] is False
