@@ -42,7 +42,7 @@ lint: install-test
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
-bench: install
+bench: install-test
 	$(BIN)/python benchmarks/storm.py
 
 clean:

@@ -9,8 +9,10 @@ hands bolt the configured bot token, so no `auth.test` round trip is ever made.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import signal
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -146,13 +148,38 @@ class SlackSurface:
 
 
 async def run_socket_mode(app: Any, rt: Runtime) -> int:
-    """`firebell slack-socket`: the same Slack app over a Socket Mode connection."""
+    """`firebell slack-socket`: the same Slack app over a Socket Mode connection.
+
+    Runs until SIGTERM or SIGINT (or until cancelled), then closes the socket and drains
+    the chat work in flight, as `firebell serve` does on those signals.
+    """
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     chat = rt.extras["chat"]
     slack = rt.settings.slack
     assert slack is not None and slack.app_token and chat.slack is not None
-    async with app.router.lifespan_context(app):
-        handler = AsyncSocketModeHandler(chat.slack.bolt, slack.app_token)
-        await handler.start_async()  # runs until the process is stopped
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            signals.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or no signal support (Windows): cancel instead
+    try:
+        async with app.router.lifespan_context(app):
+            # apps.connections.open (app token) goes to slack.api_url, like every call.
+            handler = AsyncSocketModeHandler(chat.slack.bolt, slack.app_token)
+            try:
+                await handler.connect_async()
+                log.info("connected to Slack over Socket Mode")
+                await stop.wait()
+            finally:
+                # Close the socket and slack-sdk's aiohttp session and tasks, then leave
+                # the lifespan (which drains the chat work the last envelopes started).
+                await handler.close_async()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
     return 0
