@@ -196,12 +196,9 @@ def main() -> None:
             if args.database_url and not args.database_url.startswith("sqlite"):
                 engine = create_engine(sqlalchemy_url(args.database_url))
                 with engine.begin() as conn:
-                    conn.execute(
-                        text(
-                            "DROP TABLE IF EXISTS alembic_version, timeline, alert, "
-                            "alert_identity, group_lock, incident, inbox CASCADE"
-                        )
-                    )
+                    # A clean slate whatever migrations ran before (the server recreates it).
+                    conn.execute(text("DROP SCHEMA public CASCADE"))
+                    conn.execute(text("CREATE SCHEMA public"))
                 engine.dispose()
             proc = start_server(database_url, port, workdir)
         sampler = RssSampler(proc.pid) if proc else None
