@@ -13,9 +13,8 @@ from sqlalchemy import text
 
 from bot.auth import bearer_token, token_allowed
 from bot.runtime import Runtime
-from routing import incidents
+from routing import incidents, response
 from routing.database import is_unavailable
-from routing.escalation_store import stop_escalations
 from routing.oncall import oncall_report
 
 router = APIRouter()
@@ -145,12 +144,10 @@ def _change(request: Request, incident_id: int, action: str, body: StateChange |
     try:
         with rt.engine.begin() as conn:
             if action == "ack":
-                result = incidents.acknowledge(conn, incident_id, actor, now)
-                stop_escalations(conn, incident_id, now, f"acknowledged by {actor}", actor)
+                result = response.acknowledge(conn, incident_id, actor, now)
             else:
                 note = body.note if body else None
-                result = incidents.resolve(conn, incident_id, actor, now, note)
-                stop_escalations(conn, incident_id, now, f"resolved by {actor}", actor)
+                result = response.resolve(conn, incident_id, actor, now, note)
     except incidents.IncidentNotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     except incidents.InvalidTransition as exc:

@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Connection, select
 
+from bot.follow_up_worker import FollowUps
 from bot.paging_delivery import LinkSettings, after_delivery, message_for
 from bot.runtime import Runtime
 from integrations.notifiers import (
@@ -80,6 +81,17 @@ class RunSummary:
     reminders: int = 0  # silence reminders queued by this pass (one per channel)
 
 
+@dataclass(frozen=True, slots=True)
+class _Result:
+    """A delivery's outcome waiting to be stored (see PagingWorker._store)."""
+
+    claimed: Claimed
+    values: dict[str, Any]
+    gave_up: bool
+    now: datetime
+    done: asyncio.Future[bool]
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -109,9 +121,12 @@ class PagingWorker:
         self.metrics = metrics or PagingMetrics(rt.metrics.registry)
         self.reminder_lead = reminder_lead  # how long before a silence ends it is reminded
         self._unreachable_logged: set[str] = set()  # silences said to have nowhere to go
+        self.follow_ups = FollowUps(rt, timedelta(seconds=poll_interval), batch)
         self._notifiers: Mapping[str, Notifier] | None = notifiers
         self._http: httpx.AsyncClient | None = None
         self._send_slots = asyncio.Semaphore(concurrency)
+        self._results: list[_Result] = []  # delivered, not yet stored
+        self._recorder: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -205,32 +220,43 @@ class PagingWorker:
         """Run due steps, queue due silence reminders, then claim and deliver due
         notifications, all as of `now`."""
         at = now or self.rt.clock()
-        steps, step_due = await asyncio.to_thread(self._run_steps, at)
-        reminders = await asyncio.to_thread(self._queue_reminders, at)
-        claimed, note_due = await asyncio.to_thread(self._claim, at)
+        await self.follow_ups.maybe_run(at)  # first: a late escalation due now runs below
+        steps, step_due, reminders, claimed, note_due = await asyncio.to_thread(self._prepare, at)
         delivered = await asyncio.gather(*(self._deliver(c, at) for c in claimed))
         dues = [d for d in (step_due, note_due) if d is not None]
         busy = len(steps) >= self.batch or len(claimed) >= self.batch
         return RunSummary(steps, list(delivered), min(dues) if dues else None, busy, reminders)
 
-    def _run_steps(self, now: datetime) -> tuple[list[StepReport], datetime | None]:
+    def _prepare(
+        self, now: datetime
+    ) -> tuple[list[StepReport], datetime | None, int, list[Claimed], datetime | None]:
+        """Steps, reminders and the claim in one transaction: on SQLite each write
+        transaction waits its turn for the one lock, so one per pass, not three."""
         with self.rt.engine.begin() as conn:
-            reports = run_due_escalations(conn, self.rt.settings, now, self.batch)
-            due = conn.execute(
-                select(ESCALATION.c.due_at)
-                .where(ESCALATION.c.state == "active")
-                .order_by(ESCALATION.c.due_at)
-                .limit(1)
-            ).scalar()
-        for report in reports:
+            steps, step_due = self._run_steps(conn, now)
+            reminders = self._queue_reminders(conn, now)
+            claimed, note_due = self._claim(conn, now)
+        for report in steps:
             self.metrics.steps.labels(report.kind.value).inc()
+        return steps, step_due, reminders, claimed, note_due
+
+    def _run_steps(
+        self, conn: Connection, now: datetime
+    ) -> tuple[list[StepReport], datetime | None]:
+        reports = run_due_escalations(conn, self.rt.settings, now, self.batch)
+        due = conn.execute(
+            select(ESCALATION.c.due_at)
+            .where(ESCALATION.c.state == "active")
+            .order_by(ESCALATION.c.due_at)
+            .limit(1)
+        ).scalar()
         return reports, due
 
-    def _queue_reminders(self, now: datetime) -> int:
+    def _queue_reminders(self, conn: Connection, now: datetime) -> int:
         """Queue the silence reminders due at `now`; a failure here is logged and must
         not hold up pages (an unavailable database stops the whole pass as before)."""
         try:
-            with self.rt.engine.begin() as conn:
+            with conn.begin_nested():  # a savepoint: a failure here undoes only this
                 queued = queue_reminders(conn, self.rt.settings, now, self.reminder_lead)
         except Exception as exc:
             if is_unavailable(exc):
@@ -259,11 +285,9 @@ class PagingWorker:
                 )
         return len(queued.reminders)
 
-    def _claim(self, now: datetime) -> tuple[list[Claimed], datetime | None]:
-        with self.rt.engine.begin() as conn:
-            claimed = claim_due(conn, now, self.id, self.batch, self.claim_for)
-            due = next_due(conn)
-        return claimed, due
+    def _claim(self, conn: Connection, now: datetime) -> tuple[list[Claimed], datetime | None]:
+        claimed = claim_due(conn, now, self.id, self.batch, self.claim_for)
+        return claimed, next_due(conn)
 
     async def _deliver(self, claimed: Claimed, now: datetime) -> tuple[int, str]:
         row = claimed.row
@@ -281,9 +305,7 @@ class PagingWorker:
                 self.metrics.latency.labels(kind).observe(max(waited, 0.0))
             result = await self._send(notifier, address, notification)
         applied = after_delivery(result, row["attempts"], now, rng=self.rng)
-        recorded = await asyncio.to_thread(
-            self._record, claimed, applied.values, applied.gave_up, now
-        )
+        recorded = await self._store(claimed, applied.values, applied.gave_up, now)
         self.metrics.notifications.labels(kind, applied.outcome).inc()
         if not recorded:
             log.warning("notification %s: claim lost before its result was stored", row["id"])
@@ -312,13 +334,60 @@ class PagingWorker:
                 log.exception("notifier %s raised", getattr(notifier, "kind", "?"))
                 return DeliveryResult.retryable(f"notifier error: {exc.__class__.__name__}")
 
-    def _record(
+    async def _store(
         self, claimed: Claimed, values: dict[str, Any], gave_up: bool, now: datetime
     ) -> bool:
-        with self.rt.engine.begin() as conn:
-            stored = record_result(conn, claimed.row["id"], self.id, values)
-            if stored and gave_up:
-                note_failure(conn, claimed, now, values.get("detail") or "", values["attempts"])
+        """Record one delivery's result; results that finish while a write is under way
+        are stored together in the next transaction (one commit, not one per page: on
+        SQLite every write transaction queues behind the intake's for the one lock)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool] = loop.create_future()
+        self._results.append(_Result(claimed, values, gave_up, now, done))
+        recorder = self._recorder
+        if recorder is None or recorder.done() or recorder.get_loop() is not loop:
+            self._recorder = asyncio.create_task(self._record_queued())
+        return await done
+
+    async def _record_queued(self) -> None:
+        while self._results:
+            batch, self._results = self._results, []
+            try:
+                stored = await asyncio.to_thread(self._record, batch)
+            except Exception as exc:
+                stored = [exc] * len(batch)
+            for result, outcome in zip(batch, stored, strict=True):
+                if result.done.done():
+                    continue  # its delivery was cancelled (a stop past its grace)
+                if isinstance(outcome, Exception):
+                    result.done.set_exception(outcome)
+                else:
+                    result.done.set_result(outcome)
+
+    def _record(self, batch: list[_Result]) -> list[bool | Exception]:
+        try:
+            with self.rt.engine.begin() as conn:
+                return [self._record_one(conn, result) for result in batch]
+        except Exception as exc:
+            if len(batch) == 1 or is_unavailable(exc):
+                raise
+            log.warning("storing %d results failed (%s); storing one by one", len(batch), exc)
+        # One row that cannot be stored must not fail the others' results.
+        outcomes: list[bool | Exception] = []
+        for result in batch:
+            try:
+                with self.rt.engine.begin() as conn:
+                    outcomes.append(self._record_one(conn, result))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _record_one(self, conn: Connection, result: _Result) -> bool:
+        values = result.values
+        stored = record_result(conn, result.claimed.row["id"], self.id, values)
+        if stored and result.gave_up:
+            note_failure(
+                conn, result.claimed, result.now, values.get("detail") or "", values["attempts"]
+            )
         return stored
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -81,3 +82,13 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING; returns how many rows were new."""
+    if not rows:
+        return 0
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    # RETURNING yields a row only for an inserted row (rowcount is -1 with psycopg here).
+    statement = dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key)
+    return sum(len(conn.execute(statement, row).all()) for row in rows)

@@ -16,9 +16,11 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, Table, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from routing import follow_up_store
+from routing.database import insert_ignoring_duplicates as insert_ignoring_duplicates
 from routing.escalation import Recipient, resolve_targets
+from routing.follow_up_store import open_feeds
 from routing.ingest import IncidentEvent, IncidentEventKind
 from routing.matcher import matches
 from routing.paging import (
@@ -43,53 +45,21 @@ from routing.paging_tables import (
 )
 from routing.policy import PolicyConfig
 from routing.silence import Recurrence, Silence
-from routing.tables import AlertRow, IncidentRow, TimelineEntry
+from routing.tables import AlertRow, IncidentRow
+from routing.timeline import TIMELINE as TIMELINE
+from routing.timeline import add_timeline as add_timeline
 
 log = logging.getLogger("firebell.paging")
 
 ALERT: Table = AlertRow.metadata.tables["alert"]
 INCIDENT: Table = IncidentRow.metadata.tables["incident"]
-TIMELINE: Table = TimelineEntry.metadata.tables["timeline"]
 ESCALATION: Table = EscalationRow.metadata.tables["escalation"]
 NOTIFICATION: Table = NotificationRow.metadata.tables["notification"]
 DECISION: Table = PagingDecisionRow.metadata.tables["paging_decision"]
 SILENCE: Table = SilenceRow.metadata.tables["silence"]
 
 
-def add_timeline(
-    conn: Connection,
-    incident_id: int,
-    now: datetime,
-    kind: str,
-    message: str,
-    actor: str = "firebell",
-    data: dict[str, Any] | None = None,
-) -> None:
-    """A timeline entry, written here rather than through routing.incidents so that
-    module can call stop_escalations from acknowledge/resolve without an import cycle."""
-    conn.execute(
-        insert(TIMELINE).values(
-            incident_id=incident_id,
-            at=now,
-            kind=kind[:32],
-            actor=actor[:200],
-            message=message[:2000],
-            data=data or {},
-        )
-    )
-
-
 _STARTING = (IncidentEventKind.OPENED, IncidentEventKind.REOPENED, IncidentEventKind.ALERT_ADDED)
-
-
-def insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING; returns how many rows were new."""
-    if not rows:
-        return 0
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    # RETURNING yields a row only for an inserted row (rowcount is -1 with psycopg here).
-    statement = dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key)
-    return sum(len(conn.execute(statement, row).all()) for row in rows)
 
 
 # ------------------------------------------------------------------ silences
@@ -168,17 +138,18 @@ def start_paging(
     if not work:
         return []
     alerts = _event_alerts(conn, work)
-    rounds = _rounds(conn, ids)
+    rounds = incident_rounds(conn, ids)
     silences = all_silences(conn, config, now)
     firing = firing_labels(conn, config, [a.labels for a in alerts])
     decided = []
     for item in alerts:
         event = item.event
         result = triage(config, item.labels, now, silences, firing)
-        started = _apply(conn, event, result, rounds[event.incident_id], now)
+        started = apply_triage(conn, event.incident_id, result, rounds[event.incident_id], now)
         if event.kind is not IncidentEventKind.ALERT_ADDED or started:
             _record(conn, event, result, now)
         decided.append((event, result))
+    follow_up_store.after_triage(conn, decided, rounds, silences, now)
     return decided
 
 
@@ -213,7 +184,7 @@ def _event_alerts(conn: Connection, events: Sequence[IncidentEvent]) -> list[_Ev
     ]
 
 
-def _rounds(conn: Connection, incident_ids: list[int]) -> dict[int, int]:
+def incident_rounds(conn: Connection, incident_ids: list[int]) -> dict[int, int]:
     """The incident's opening number: 1 plus its reopenings (already in the timeline)."""
     counts: dict[int, int] = dict(
         conn.execute(
@@ -240,13 +211,15 @@ def firing_labels(
     return [routing_labels(r.labels, r.severity, r.service, r.source) for r in rows]
 
 
-def _apply(
-    conn: Connection, event: IncidentEvent, result: Triage, round_no: int, now: datetime
+def apply_triage(
+    conn: Connection, incident_id: int, result: Triage, round_no: int, now: datetime
 ) -> bool:
-    """Insert the escalations and channel notifications; True if anything was new."""
+    """Insert the escalations, channel notifications and channel feeds a routed decision
+    starts for this opening of the incident; True if anything was new (the keys make a
+    replay, or another replica deciding the same, a no-op)."""
     escalations = [
         {
-            "incident_id": event.incident_id,
+            "incident_id": incident_id,
             "policy": start.policy,
             "round": round_no,
             "route_path": start.route_path,
@@ -261,9 +234,9 @@ def _apply(
     ]
     channels = [
         {
-            "incident_id": event.incident_id,
+            "incident_id": incident_id,
             "escalation_id": None,
-            "dedup_key": channel_key(event.incident_id, round_no, notice.address),
+            "dedup_key": channel_key(incident_id, round_no, notice.address),
             "kind": "channel",
             "address": notice.address,
             "recipient": "",
@@ -276,6 +249,7 @@ def _apply(
     ]
     added = insert_ignoring_duplicates(conn, ESCALATION, escalations)
     added += insert_ignoring_duplicates(conn, NOTIFICATION, channels)
+    open_feeds(conn, incident_id, round_no, result.channels, now)
     return added > 0
 
 
@@ -525,8 +499,10 @@ def escalations_of(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
 __all__ = [
     "StepReport",
     "all_silences",
+    "apply_triage",
     "escalations_of",
     "firing_labels",
+    "incident_rounds",
     "insert_ignoring_duplicates",
     "run_due_escalations",
     "start_paging",

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, select, update
 
-from routing.tables import AlertRow, IncidentRow, TimelineEntry
+from routing.tables import AlertRow, IncidentRow
+from routing.timeline import TIMELINE as TIMELINE
+from routing.timeline import add_timeline as add_timeline
 
 ALERT: Table = AlertRow.metadata.tables["alert"]
 INCIDENT: Table = IncidentRow.metadata.tables["incident"]
-TIMELINE: Table = TimelineEntry.metadata.tables["timeline"]
 
 INCIDENT_STATUSES = ("triggered", "acknowledged", "resolved")
 ALERT_STATUSES = ("pending", "firing", "resolved")
@@ -147,27 +148,6 @@ def get_incident(conn: Connection, incident_id: int, *, details: bool = True) ->
         ).mappings()
         item["timeline"] = [timeline_item(r) for r in timeline]
     return item
-
-
-def add_timeline(
-    conn: Connection,
-    incident_id: int,
-    now: datetime,
-    kind: str,
-    message: str,
-    actor: str = "firebell",
-    data: dict[str, Any] | None = None,
-) -> None:
-    conn.execute(
-        insert(TIMELINE).values(
-            incident_id=incident_id,
-            at=now,
-            kind=kind,
-            actor=actor[:200],
-            message=message[:2000],
-            data=data or {},
-        )
-    )
 
 
 def _lock_incident(conn: Connection, incident_id: int) -> Any:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, case, or_, select, type_coerce, update
+from sqlalchemy import Connection, Table, case, func, or_, select, type_coerce, update
 
 from routing.escalation_store import add_timeline
 from routing.paging_tables import NotificationRow, SilenceRow
@@ -130,18 +130,25 @@ def claim_due(
         r["id"]: dict(r)
         for r in conn.execute(select(INCIDENT).where(INCIDENT.c.id.in_(incident_ids))).mappings()
     }
-    alerts: dict[int, list[dict[str, Any]]] = {}
-    for iid in incident_ids:
-        # Firing alerts first: they are what the person must look at.
-        alerts[iid] = [
-            dict(a)
-            for a in conn.execute(
-                select(ALERT)
-                .where(ALERT.c.incident_id == iid)
-                .order_by((ALERT.c.status == "resolved").asc(), ALERT.c.id)
-                .limit(MAX_ALERTS_PER_MESSAGE)
-            ).mappings()
-        ]
+    alerts: dict[int, list[dict[str, Any]]] = {iid: [] for iid in incident_ids}
+    # Firing alerts first: they are what the person must look at. One query for all the
+    # incidents (not one each), at most MAX_ALERTS_PER_MESSAGE of each.
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=ALERT.c.incident_id,
+            order_by=((ALERT.c.status == "resolved").asc(), ALERT.c.id),
+        )
+        .label("rank")
+    )
+    ranked = select(ALERT, rank).where(ALERT.c.incident_id.in_(incident_ids)).subquery()
+    columns = [ranked.c[c.name] for c in ALERT.columns]
+    for a in conn.execute(
+        select(*columns)
+        .where(ranked.c.rank <= MAX_ALERTS_PER_MESSAGE)
+        .order_by(ranked.c.incident_id, ranked.c.rank)
+    ).mappings():
+        alerts[a["incident_id"]].append(dict(a))
     return [
         Claimed(r, incidents[iid], alerts[iid])
         if (iid := r["incident_id"]) is not None

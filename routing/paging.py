@@ -14,6 +14,7 @@ from routing.escalation import EscalationPolicy, Recipient
 from routing.inhibition import inhibited_by
 from routing.policy import PolicyConfig
 from routing.silence import Silence, silencing
+from routing.tree import DEFAULT_GROUP_INTERVAL, DEFAULT_REPEAT_INTERVAL
 
 
 class TriageOutcome(StrEnum):
@@ -36,6 +37,9 @@ class ChannelNotice:
     address: str
     route_path: str
     due_at: datetime
+    # The route's Alertmanager timers for later posts (routing/follow_up.py).
+    group_interval: timedelta = DEFAULT_GROUP_INTERVAL
+    repeat_interval: timedelta = DEFAULT_REPEAT_INTERVAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +115,12 @@ def triage(
         if receiver.escalation and receiver.escalation not in escalations:
             escalations[receiver.escalation] = EscalationStart(receiver.escalation, match.path, due)
         for address in receiver.channels:
-            channels.setdefault(address, ChannelNotice(address, match.path, due))
+            channels.setdefault(
+                address,
+                ChannelNotice(
+                    address, match.path, due, match.group_interval, match.repeat_interval
+                ),
+            )
     paths = ", ".join(m.path for m in active)
     if not escalations and not channels:
         return Triage(

@@ -126,3 +126,63 @@ class PagingDecisionRow(SQLModel, table=True):
     silence_id: str | None = Field(default=None, max_length=64)
     route_path: str | None = Field(default=None, max_length=200)
     detail: str = ""
+
+
+class PagingHoldRow(SQLModel, table=True):
+    """An incident that opened (or reopened) with every alert muted: it pages nobody until
+    the mute ends, then once (routing/follow_up.py decides, follow_up_pass.py acts).
+
+    One row per incident opening (`round`); `state` goes held -> paged or dropped.
+    `recheck_at` is when the worker looks again: the muting silence's end, or soon for
+    inhibition and time intervals; ending a silence early sets it to now.
+    """
+
+    __tablename__ = "paging_hold"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "round", name="uq_paging_hold_incident_round"),
+        Index("ix_paging_hold_due", "state", "recheck_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    round: int = 1
+    state: str = Field(default="held", max_length=16)  # held / paged / dropped
+    outcome: str = Field(max_length=16)  # the latest mute: silenced / inhibited / time_muted
+    silence_id: str | None = Field(default=None, max_length=64)
+    detail: str = ""  # the latest mute's one-line reason
+    held_at: datetime = _ts()
+    recheck_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
+    reason: str | None = None  # why it was paged late or dropped
+
+
+class ChannelFeedRow(SQLModel, table=True):
+    """A route's channel posting about one incident opening: Alertmanager's group_interval
+    (one update when new alerts join) and repeat_interval (re-post while unacknowledged).
+
+    The first post is the route's channel notification; each later one is a new outbox
+    row keyed by `notices`, so a replayed pass never posts twice.
+    """
+
+    __tablename__ = "channel_feed"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "round", "address_key", name="uq_channel_feed"),
+        Index("ix_channel_feed_due", "state", "next_check_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    round: int = 1
+    address_key: str = Field(max_length=32)  # a digest: the address may hold a token
+    address: str = Field(sa_column=Column(Text, nullable=False))
+    route_path: str = Field(default="", max_length=200)
+    group_interval_s: int
+    repeat_interval_s: int
+    state: str = Field(default="active", max_length=16)  # active / done
+    notices: int = 1  # posts queued so far (the first is the route's channel notification)
+    last_notice_at: datetime = _ts()  # when the latest post was due
+    joined: int = 0  # alerts that joined since the latest post
+    update_due_at: datetime | None = _ts(nullable=True)
+    next_check_at: datetime = _ts()  # the next update or repeat to look at
+    finished_at: datetime | None = _ts(nullable=True)
+    reason: str | None = None

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Table, insert, or_, select, update
 
+from routing.follow_up_store import recheck_held_by
 from routing.paging_tables import SilenceRow
 from routing.silence import Recurrence, Silence, SilenceState, silence_state
 
@@ -186,4 +187,6 @@ def expire(
         .where(SILENCE.c.id == silence_id)
         .values(expired_at=now, expired_by=actor[:200])
     )
+    # Incidents this silence held from paging are looked at on the worker's next pass.
+    recheck_held_by(conn, silence_id, now)
     return get(conn, silence_id, now)

@@ -60,6 +60,14 @@ class Route(BaseModel):
             raise ValueError("group_by lists a label twice")
         return value
 
+    @field_validator("group_interval", "repeat_interval")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        # As in Alertmanager: a zero interval would post to the channels on every pass.
+        if value is not None and value <= timedelta(0):
+            raise ValueError("must be longer than 0s")
+        return value
+
 
 def root_errors(route: Route) -> list[str]:
     """What Alertmanager forbids on the root: it must match everything, always."""

@@ -1,16 +1,23 @@
-"""A fully populated Notification for notifier tests; override any field by keyword."""
+"""Notifier test helpers: a fully populated Notification (override any field by keyword), and
+running one notifier call on a fresh httpx client."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+import httpx
 
 from integrations.notifiers.base import Notification
 from routing.alert import Severity
 
 FIRST_SEEN = datetime(2024, 5, 1, 3, 12, tzinfo=UTC)
 LAST_SEEN = datetime(2024, 5, 1, 3, 40, tzinfo=UTC)
+N = TypeVar("N")
+T = TypeVar("T")
 
 
 def sample_notification(**overrides: Any) -> Notification:
@@ -38,3 +45,13 @@ def sample_notification(**overrides: Any) -> Notification:
         incident_url="https://firebell.example.org/incidents/42",
     )
     return replace(base, **overrides)
+
+
+def run_with_client(make: Callable[[httpx.AsyncClient], N], call: Callable[[N], Awaitable[T]]) -> T:
+    """Build a notifier on a fresh httpx client, run one call on it, close the client."""
+
+    async def go() -> T:
+        async with httpx.AsyncClient(timeout=5) as client:
+            return await call(make(client))
+
+    return asyncio.run(go())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import ConfigError, _split_cross_checks, parse_config, render_path
+from bot.config import ConfigError, parse_config, render_path
+from bot.config_explain import split_cross_checks
 
 
 def errors_of(text: str, env: dict[str, str] | None = None) -> list[tuple[str, str]]:
@@ -241,7 +242,7 @@ def test_cross_check_lines_are_split_into_path_errors() -> None:
         "  route.routes.2.receiver.escalation: unknown escalation policy 'x'\n"
         "  something without a path"
     )
-    assert _split_cross_checks(message) == [
+    assert split_cross_checks(message) == [
         (("teams", 0, "members", 1), "unknown user 'bob' (known: alice)"),
         (("route", "routes", 2, "receiver", "escalation"), "unknown escalation policy 'x'"),
         ((), "something without a path"),

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 
 from integrations.notifiers.base import DeliveryOutcome
 from integrations.notifiers.discord_rest import DiscordNotifier, channel_of
 from integrations.notifiers.message import RESOLVED_COLOR
 from tests.loopback_http import Handler, LoopbackServer, RecordedRequest, Reply, start
-from tests.notifier_sample import sample_notification
+from tests.notifier_sample import run_with_client, sample_notification
 
 TOKEN = "discord-bot-token"
 CHANNEL = "1234567890123456789"
@@ -59,11 +57,7 @@ def fake_discord(status: int = 200, error: dict[str, Any] | None = None) -> Hand
 
 
 def run(server: LoopbackServer, call: Callable[[DiscordNotifier], Awaitable[T]]) -> T:
-    async def go() -> T:
-        async with httpx.AsyncClient(timeout=5) as client:
-            return await call(DiscordNotifier(TOKEN, client, server.base_url + "/api/v10"))
-
-    return asyncio.run(go())
+    return run_with_client(lambda c: DiscordNotifier(TOKEN, c, server.base_url + "/api/v10"), call)
 
 
 def test_create_message_with_embed_and_buttons() -> None:
@@ -147,16 +141,6 @@ def test_status_codes_map_to_outcomes(status: int, outcome: str) -> None:
     with start(fake_discord(status, {"message": "nope", "code": 50001})) as server:
         result = run(server, lambda d: d.send(f"discord:{CHANNEL}", sample_notification()))
     assert result.outcome == outcome
-
-
-@pytest.mark.parametrize("target", ["discord:", "discord:#general", "discord:12ab"])
-def test_bad_target_is_permanent_without_a_request(target: str) -> None:
-    with start(fake_discord()) as server:
-        result = run(server, lambda d: d.send(target, sample_notification()))
-        bad_ref = run(server, lambda d: d.update("C1:1700000000.000100", sample_notification()))
-    assert result.outcome is DeliveryOutcome.PERMANENT and "target:" in result.detail
-    assert bad_ref.outcome is DeliveryOutcome.PERMANENT and "message_ref:" in bad_ref.detail
-    assert server.requests == []
 
 
 def test_channel_of() -> None:

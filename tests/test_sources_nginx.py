@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integrations.sources import SOURCES, PayloadError, SourceOptions
+from integrations.sources import SOURCES, SourceOptions
 from integrations.sources.nginx import (
     MAX_LINE,
     message_template,
@@ -19,6 +19,7 @@ from integrations.sources.nginx import (
     upstream_host,
 )
 from routing.alert import UNKNOWN_SERVICE, AlertStatus, Severity
+from tests.source_support import payload_error
 
 NO_OPTIONS = SourceOptions()
 
@@ -418,9 +419,8 @@ def test_text_starting_with_a_bracket_is_text() -> None:
     ],
 )
 def test_wrong_json_shapes_name_the_field(raw: bytes, field: str) -> None:
-    with pytest.raises(PayloadError) as caught:
-        parse(raw, content_type="application/json")
-    assert (caught.value.field, caught.value.status_code) == (field, 422)
+    error = payload_error(nginx, raw, {"content-type": "application/json"})
+    assert (error.field, error.status_code) == (field, 422)
 
 
 def test_hostile_long_lines_are_capped() -> None:

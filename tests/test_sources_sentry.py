@@ -16,6 +16,7 @@ from integrations.sources import SOURCES, PayloadError, SourceOptions
 from integrations.sources.sentry import sentry, sentry_legacy, verify_sentry_signature
 from routing.alert import UNKNOWN_SERVICE, AlertStatus, Severity
 from routing.fingerprint import fingerprint_of
+from tests.source_support import payload_error
 
 NO_OPTIONS = SourceOptions()
 ISSUE_ID = "4242"
@@ -98,9 +99,7 @@ def parse(resource: str, payload: Any, options: SourceOptions = NO_OPTIONS) -> A
 
 def error_of(resource: str | None, raw: bytes) -> PayloadError:
     headers = {} if resource is None else {"sentry-hook-resource": resource}
-    with pytest.raises(PayloadError) as caught:
-        sentry.parse(raw, headers, NO_OPTIONS)
-    return caught.value
+    return payload_error(sentry, raw, headers)
 
 
 def test_registered_under_their_names() -> None:
@@ -372,9 +371,7 @@ def test_legacy_plugin_payload() -> None:
     ],
 )
 def test_legacy_errors(overrides: dict[str, Any], field: str) -> None:
-    with pytest.raises(PayloadError) as caught:
-        sentry_legacy.parse(compact(legacy_payload(**overrides)), {}, NO_OPTIONS)
-    assert caught.value.field == field
+    assert payload_error(sentry_legacy, compact(legacy_payload(**overrides))).field == field
 
 
 SECRET = "f00dbabe" * 8

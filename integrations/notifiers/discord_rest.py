@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -16,6 +15,7 @@ from integrations.notifiers.base import (
     parse_retry_after,
     split_message_ref,
 )
+from integrations.notifiers.chat_api import call_json_api, json_object
 from integrations.notifiers.message import (
     DISCORD_CONTENT_LIMIT,
     clip,
@@ -93,21 +93,16 @@ class DiscordNotifier:
 
     async def call(self, method: str, path: str, body: dict[str, Any]) -> DeliveryResult:
         what = f"discord {method} {path}"
-        try:
-            response = await self._http.request(
-                method,
-                self._api_url + path,
-                content=json.dumps(body).encode(),
-                headers={
-                    "Authorization": f"Bot {self._token}",
-                    "Content-Type": "application/json",
-                },
-            )
-        except httpx.InvalidURL as exc:
-            return DeliveryResult.permanent(f"{what}: bad API URL: {exc}")
-        except httpx.TransportError as exc:
-            return DeliveryResult.retryable(f"{what}: {type(exc).__name__}: {exc}")
-        return classify(what, response)
+        headers = {"Authorization": f"Bot {self._token}", "Content-Type": "application/json"}
+        return await call_json_api(
+            self._http,
+            method,
+            self._api_url + path,
+            body,
+            headers,
+            what,
+            lambda response: classify(what, response),
+        )
 
 
 def _checked_ref(message_ref: str) -> tuple[str, str]:
@@ -120,11 +115,7 @@ def _checked_ref(message_ref: str) -> tuple[str, str]:
 def classify(what: str, response: httpx.Response) -> DeliveryResult:
     """Discord's answer: 2xx ok, 429/5xx retry (after `retry_after`), other 4xx permanent."""
     status = response.status_code
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    data = data if isinstance(data, dict) else {}
+    data = json_object(response) or {}
     if 200 <= status < 300:
         message_id, channel_id = data.get("id"), data.get("channel_id")
         ref = f"{channel_id}:{message_id}" if channel_id and message_id else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -16,6 +15,7 @@ from integrations.notifiers.base import (
     parse_retry_after,
     split_message_ref,
 )
+from integrations.notifiers.chat_api import call_json_api, json_object
 from integrations.notifiers.message import SLACK_FALLBACK_LIMIT, clip, slack_escape, slack_message
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -97,21 +97,20 @@ class SlackNotifier:
 
     async def call(self, method: str, body: dict[str, Any]) -> DeliveryResult:
         """POST one Web API method and classify the answer."""
-        try:
-            response = await self._http.post(
-                self._api_url + method,
-                content=json.dumps(body).encode(),
-                headers={
-                    "Authorization": f"Bearer {self._token}",
-                    # Without the charset Slack answers with a missing_charset warning.
-                    "Content-Type": "application/json; charset=utf-8",
-                },
-            )
-        except httpx.InvalidURL as exc:
-            return DeliveryResult.permanent(f"slack {method}: bad API URL: {exc}")
-        except httpx.TransportError as exc:
-            return DeliveryResult.retryable(f"slack {method}: {type(exc).__name__}: {exc}")
-        return classify(method, response)
+        headers = {
+            "Authorization": f"Bearer {self._token}",
+            # Without the charset Slack answers with a missing_charset warning.
+            "Content-Type": "application/json; charset=utf-8",
+        }
+        return await call_json_api(
+            self._http,
+            "POST",
+            self._api_url + method,
+            body,
+            headers,
+            f"slack {method}",
+            lambda response: classify(method, response),
+        )
 
 
 def classify(method: str, response: httpx.Response) -> DeliveryResult:
@@ -122,11 +121,8 @@ def classify(method: str, response: httpx.Response) -> DeliveryResult:
         return DeliveryResult.retryable(f"slack {method}: HTTP 429 rate limited", wait)
     if status >= 500:
         return DeliveryResult.retryable(f"slack {method}: HTTP {status}")
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
+    data = json_object(response)
+    if data is None:
         if status >= 400:
             return DeliveryResult.permanent(f"slack {method}: HTTP {status}, not a Slack answer")
         # Slack may have posted; a possible duplicate beats a missed page.

@@ -1,0 +1,34 @@
+"""The incident timeline: the one place a timeline entry is written."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert
+
+from routing.tables import TimelineEntry
+
+TIMELINE: Table = TimelineEntry.metadata.tables["timeline"]
+
+
+def add_timeline(
+    conn: Connection,
+    incident_id: int,
+    now: datetime,
+    kind: str,
+    message: str,
+    actor: str = "firebell",
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Append an entry in the caller's transaction (texts clipped to their columns)."""
+    conn.execute(
+        insert(TIMELINE).values(
+            incident_id=incident_id,
+            at=now,
+            kind=kind[:32],
+            actor=actor[:200],
+            message=message[:2000],
+            data=data or {},
+        )
+    )
