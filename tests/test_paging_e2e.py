@@ -2,11 +2,10 @@
 json:// pages out to a loopback sink, escalation when nobody acknowledges, ack via the API.
 
 The app runs with an injected clock and the worker's `run_once(now)` is called directly,
-so nothing sleeps; the latency test alone runs the real background worker."""
+so nothing sleeps; the wake-up test alone runs the real background worker."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -177,8 +176,10 @@ def test_a_permanent_failure_is_kept_and_shown_on_the_timeline(database_url: str
         assert isinstance(notifier.sent[0][1], Notification)
 
 
-def test_webhook_to_notifier_latency_p99_under_50ms(database_url: str) -> None:
-    """Real clock, background worker: the intake's commit wakes it (no poll wait)."""
+def test_the_intakes_commit_wakes_the_worker_instead_of_its_poll(database_url: str) -> None:
+    """Real clock, background worker polling only every minute: every page is handed to
+    the notifier within seconds, so it was the intake's commit that woke the worker.
+    Latency figures come from benchmarks/paging_latency.py, not from a timed test."""
     handed: dict[int, float] = {}
 
     class Timing(RecordingNotifier):
@@ -191,23 +192,20 @@ def test_webhook_to_notifier_latency_p99_under_50ms(database_url: str) -> None:
     with start(lambda _: Reply.json({})) as sink:
         settings = settings_from(two_step_config(database_url, sink.base_url))
         app = create_app(settings, clock=utc_now)
-        install_paging(app, app.state.runtime, notifiers={"apprise": Timing()})
-        accepted: dict[int, float] = {}
+        worker = install_paging(app, app.state.runtime, notifiers={"apprise": Timing()})
+        worker.poll_interval = 60.0
+        accepted: list[int] = []
         with TestClient(app) as client:
-            for i in range(60):
+            for i in range(20):
                 body = am_payload(f"Alert{i}")
                 response = client.post("/webhooks/alertmanager", content=body, headers=JSON)
                 assert response.status_code == 202
-                accepted[i + 1] = time.perf_counter()
-                deadline = time.perf_counter() + 2
+                accepted.append(i + 1)
+                deadline = time.perf_counter() + 10
                 while i + 1 not in handed and time.perf_counter() < deadline:
                     time.sleep(0.001)  # waiting for the other thread, not for time to pass
-        assert sorted(handed) == sorted(accepted)
-        latencies = sorted(max(handed[i] - accepted[i], 0.0) for i in accepted)
-        p99 = latencies[int(len(latencies) * 0.99) - 1]
-        assert p99 < 0.05, (
-            f"p99 {p99 * 1000:.1f} ms, median {statistics.median(latencies) * 1000:.1f} ms"
-        )
+                assert i + 1 in handed, f"alert {i} was not paged until the worker's poll"
+        assert sorted(handed) == accepted
 
 
 def test_apprise_target_reaches_a_real_http_endpoint_once_per_page(database_url: str) -> None:
