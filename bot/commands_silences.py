@@ -77,8 +77,17 @@ def list_silences(conn: Connection, ctx: CommandContext, now: datetime, zone: Zo
 def unsilence(
     conn: Connection, command: Unsilence, who: str, ctx: CommandContext, now: datetime
 ) -> Reply:
+    current = [v.id for v in silences.list_current(conn, now, ctx.config.silences)]
+    matches = [i for i in current if i.startswith(command.silence_id)]
+    if len(matches) > 1 and command.silence_id not in matches:
+        return error_reply(
+            f"{command.silence_id!r} is the start of {len(matches)} silences: "
+            f"give more of the id (see {ctx.prefix} silences)"
+        )
+    # The id as listed, or the start of it (ids are long; people type the first part).
+    silence_id = matches[0] if len(matches) == 1 else command.silence_id
     try:
-        view = silences.expire(conn, command.silence_id, who, now, ctx.config.silences)
+        view = silences.expire(conn, silence_id, who, now, ctx.config.silences)
     except silences.SilenceNotFound:
         return error_reply(f"no silence {command.silence_id!r}: see {ctx.prefix} silences")
     except (silences.SilenceReadOnly, silences.SilenceAlreadyExpired) as exc:

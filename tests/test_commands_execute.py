@@ -235,6 +235,12 @@ def test_silence_list_and_unsilence(database_url: str) -> None:
         )
         assert len((await call(world, "silences")).text.splitlines()) == 2  # config only now
 
+        again = await call(world, "silence service=web 1h")
+        other = re.search(r"id ([0-9a-f-]{36})", again.text)
+        assert other, again.text
+        by_prefix = await call(world, f"unsilence {other.group(1)[:8]}")  # as people type it
+        assert by_prefix.text == f'alice ended silence {other.group(1)} (service="web")'
+
     with_world(database_url, body)
 
 
