@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: install install-test run test lint services bench clean
+.PHONY: install install-test run test lint services bench clean image-install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ lint: install-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
+
+# The Dockerfile's install step (a regular, non-editable install) and a smoke run of it,
+# so CI exercises what the image ships: packaged migrations included.
+image-install:
+	rm -rf build/image-venv build/image-check.db
+	$(MAKE) install VENV=build/image-venv EDITABLE=
+	cd build && image-venv/bin/firebell --help >/dev/null
+	cd build && printf 'database_url: sqlite:///./image-check.db\n' > image-check.yaml \
+		&& image-venv/bin/firebell db upgrade --config image-check.yaml
 
 bench: install-test
 	$(BIN)/python benchmarks/storm.py
