@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -96,17 +97,9 @@ def parse_time(value: Any, field: str, *, epoch: bool = False) -> datetime | Non
         return None
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise PayloadError(field, f"not an RFC 3339 time: {brief(value)}") from None
-        if parsed.year == 1:
-            return None  # Go's zero time.Time
-        if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=UTC)
-        try:
-            return parsed.astimezone(UTC)
-        except OverflowError:
-            raise PayloadError(field, f"time out of range: {brief(value)}") from None
+            return _parse_time_text(value)
+        except ValueError as exc:
+            raise PayloadError(field, str(exc)) from None
     if epoch and isinstance(value, int | float) and not isinstance(value, bool):
         try:
             return datetime.fromtimestamp(value, UTC)
@@ -114,6 +107,25 @@ def parse_time(value: Any, field: str, *, epoch: bool = False) -> datetime | Non
             raise PayloadError(field, f"Unix time out of range: {brief(value)}") from None
     wanted = "a time string or Unix seconds" if epoch else "an RFC 3339 time string"
     raise PayloadError(field, f"expected {wanted}, got {type_name(value)}")
+
+
+@lru_cache(maxsize=4096)
+def _parse_time_text(value: str) -> datetime | None:
+    """Cached by the text alone: senders repeat the same startsAt/endsAt in every resend
+    of an alert, and a storm thousands of times (datetimes are immutable, so sharing them
+    is safe). Raises ValueError with the problem."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not an RFC 3339 time: {brief(value)}") from None
+    if parsed.year == 1:
+        return None  # Go's zero time.Time
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"time out of range: {brief(value)}") from None
 
 
 def map_service(name: str | None, options: SourceOptions) -> str:
