@@ -83,14 +83,17 @@ def create_app(
     host: str = "127.0.0.1",
     clock: Callable[[], datetime] = utc_now,
     migrate_sqlite: bool = True,
+    serves_http: bool = True,
 ) -> FastAPI:
+    """The app; `serves_http=False` for CLI, Discord and Socket Mode processes, which use
+    its runtime and lifespan but listen on no port (so no open-access warning)."""
     open_access = not has_credentials(settings)
     if open_access and not is_loopback(host):
         raise InsecureBinding(
             f"refusing to listen on {host} without credentials: set api_tokens "
             "(or source tokens) in the config, or bind to 127.0.0.1"
         )
-    if open_access:
+    if open_access and serves_http:
         log.warning("no tokens configured: webhooks and API are open (loopback only)")
     if migrate_sqlite and is_sqlite(settings.database_url):
         upgrade(settings.database_url)

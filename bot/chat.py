@@ -158,7 +158,7 @@ def _app_for(config: str | None) -> tuple[FastAPI, Runtime]:
     from bot.app import create_app
     from bot.cli import load_settings
 
-    app = create_app(load_settings(config))
+    app = create_app(load_settings(config), serves_http=False)
     rt: Runtime = app.state.runtime
     if "chat" not in rt.extras:
         install_chat(app, rt)
