@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import itertools
 import logging
@@ -112,6 +113,10 @@ def create_app(
             from bot.syslog_listener import start_syslog
 
             servers = await start_syslog(rt, syslog.listen)
+        # Everything built so far (modules, config, engine) lives as long as the process:
+        # keep it out of the cyclic GC's full collections, which otherwise scan it all
+        # and stalled an alert storm's write batches by ~150 ms (p99 8x the median).
+        gc.freeze()
         try:
             yield
         finally:
