@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from routing.database import is_unavailable
 from routing.ingest import BatchOutcome, IngestPolicy, Submission, SubmissionOutcome, ingest
@@ -71,6 +72,7 @@ class Intake:
         self.committed = list(committed)
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._conn: Connection | None = None  # the writer thread's own
 
     def start(self) -> None:
         # The writer and the event loop hand work back and forth for every request; with
@@ -103,6 +105,12 @@ class Intake:
         return future
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._drop_connection()
+
+    def _serve(self) -> None:
         stopping = False
         while not stopping:
             first = self._queue.get()
@@ -124,7 +132,14 @@ class Intake:
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            self._commit_together(batch)
+            try:
+                self._commit_together(batch)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                # The writer's connection died while idle (a database restart, say): once
+                # more on a new one, as the pool's pre-ping would have done.
+                self._commit_together(batch)
         except Exception as exc:
             if len(batch) == 1 or is_unavailable(exc):
                 self._fail(batch, exc)
@@ -137,12 +152,30 @@ class Intake:
                 except Exception as single_exc:
                     self._fail([pending], single_exc)
 
+    def _connection(self) -> Connection:
+        # The writer keeps one connection: a pool checkout per batch costs a reset and,
+        # on PostgreSQL, a pre-ping round trip, which a storm of small batches notices.
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            with suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
     def _commit_together(self, batch: list[_Pending]) -> None:
         now = self.clock()
-        with self.engine.begin() as conn:
-            outcome = ingest(conn, [p.submission for p in batch], now, self.policy)
-            for in_txn in self.in_transaction:
-                in_txn(conn, outcome, now)
+        conn = self._connection()
+        try:
+            with conn.begin():
+                outcome = ingest(conn, [p.submission for p in batch], now, self.policy)
+                for in_txn in self.in_transaction:
+                    in_txn(conn, outcome, now)
+        except BaseException:
+            self._drop_connection()  # whatever state it is in, start the next batch afresh
+            raise
         _settle([(p, result, None) for p, result in zip(batch, outcome.submissions, strict=True)])
         for hook in self.committed:
             try:
