@@ -1,33 +1,27 @@
-"""Paging-latency benchmark (not a test): webhook accepted -> page handed to the notifier -> page
-arriving at a loopback apprise json:// sink, p50/p99, at a fixed open-loop alert rate.
+"""Paging-latency benchmark (not a test): webhook accepted -> page handed to the notifier,
+and -> page arriving at a loopback apprise json:// sink, p50/p99, at a fixed alert rate.
 
     .venv/bin/python benchmarks/paging_latency.py                       # 100 alerts/s, 10 s, SQLite
     .venv/bin/python benchmarks/paging_latency.py --rate 1000
     .venv/bin/python benchmarks/paging_latency.py --rate 1000 \\
         --database-url postgresql://postgres@127.0.0.1:5432/fb_paging_bench   # an empty database
-    .venv/bin/python benchmarks/paging_latency.py --rate 1000 --profile /tmp/server.txt  # py-spy
 
-It starts a loopback HTTP sink in a child process (records the arrival time and body of
-every POST), writes a config with one user whose contact is `json://127.0.0.1:<sink>/page`,
-a one-step escalation policy for that user and a root route with `group_wait: 0s`, and
-`grouping.group_by: [instance]`, and starts `python -m bot.cli serve` on a free port. It then posts
-one Alertmanager webhook per alert at `--rate` per second for `--duration` seconds. Sends
-are scheduled in advance and never wait for earlier answers (open loop); each goes out on
-an idle keep-alive connection, a new one opening when all are busy.
+Set-up: a loopback HTTP sink in a child process records the arrival time and body of
+every POST; the config has one user whose contact is `json://127.0.0.1:<sink>/page`, a
+one-step escalation policy for that user, a root route with `group_wait: 0s` and
+`grouping.group_by: [instance]`; `firebell serve` runs on a free port. Every webhook
+carries one new alert with a unique `instance` label, so each opens an incident and
+pages exactly once. Webhooks are sent open loop: each at its scheduled instant, never
+waiting for earlier answers (an idle keep-alive connection is reused, else a new one
+opens).
 
-Every webhook carries one new alert with a unique `instance` label, so each opens an
-incident and pages once. An alert counts as arrived when its instance label is found in
-a body the sink received; an accepted alert never found is missing.
-
-Times are wall-clock (`time.time()`), so they compare with the server's database rows.
-The server cannot report the instant each page is handed to its notifier, so the server
-side is given in two parts, named for where they come from:
-  * incident created -> delivering pass started: per alert, from the database (the
-    incident's `created_at` is the intake batch's start; a sent row's `sent_at` is the
-    start of the worker pass that sent it);
-  * pass started -> handed to notifier: the `firebell_notification_latency_seconds`
-    histogram (a page row is due when its pass starts), quantiles interpolated within
-    buckets as Prometheus' histogram_quantile does.
+The three instants per alert, all wall clock (`time.time()`) on this one machine:
+  * accepted: the client has the 202 (the server answers only after the commit);
+  * handed to the notifier: the server is started through this file, which wraps
+    `AppriseNotifier.send` to note the time and the alert's summary line as the worker
+    calls it (nothing else in the server changes) and writes them out at shutdown;
+  * arrival at the sink: the sink found the alert's `instance` label in a body.
+An accepted alert never handed over, or never found at the sink, is counted missing.
 """
 
 from __future__ import annotations
@@ -36,9 +30,11 @@ import argparse
 import asyncio
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -47,95 +43,49 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
+from typing import Any
 
 import psutil
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, func, select
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from routing.database import sqlalchemy_url  # noqa: E402
-from routing.outbox import INCIDENT, NOTIFICATION  # noqa: E402
+from routing.outbox import INCIDENT  # noqa: E402
 
 INSTANCE = re.compile(rb"bench-(\d{7}):9100")
 HOST = "127.0.0.1"
 KEEP_ALIVE = 3.0  # seconds an idle connection is reused (uvicorn closes them after 5)
 WARMUP_BASE = 9_000_000  # warm-up alerts' instance numbers, apart from the measured ones
+SERVE = "--serve-instrumented"  # argv[1] when this file runs as the server
 
 
-# ---------------------------------------------------------------- the sink (child process)
+# ---------------------------------------------------------------- the server (child process)
 
 
-def run_sink(port_out: Connection, control: Connection, arrived: Synchronized[int]) -> None:
-    """A minimal HTTP/1.1 server: 200 `{}` to every request; on "stop" it sends back the
-    (arrival time, body) records. Its own process, so its timestamps never wait for the
-    load generator's event loop or GIL."""
-    records: list[tuple[float, bytes]] = []
+def serve_instrumented(handoff_file: str, cli_args: list[str]) -> int:
+    """`firebell serve` with AppriseNotifier.send wrapped to note (time, instances)."""
+    from bot.cli import main as cli_main
+    from integrations.notifiers.apprise import AppriseNotifier
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                body = await reader.readexactly(length)
-                records.append((time.time(), body))
-                with arrived.get_lock():
-                    arrived.value += 1
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: 2\r\n\r\n{}"
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass  # the client closed its keep-alive connection
-        finally:
-            writer.close()
+    handed: list[tuple[float, str]] = []
+    original = AppriseNotifier.send
 
-    async def serve() -> None:
-        server = await asyncio.start_server(handle, HOST, 0, backlog=1024)
-        port_out.send(server.sockets[0].getsockname()[1])
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_reader(control.fileno(), stop.set)
-        await stop.wait()
-        server.close()
+    async def send(self: AppriseNotifier, target: str, notification: Any) -> Any:
+        handed.append((time.time(), " ".join(notification.summaries)))
+        return await original(self, target, notification)
 
-    asyncio.run(serve())
-    control.recv()  # the "stop" that woke us
-    control.send(records)
-
-
-class Sink:
-    def __init__(self) -> None:
-        ctx = multiprocessing.get_context("fork")
-        port_recv, port_send = ctx.Pipe(duplex=False)
-        self._control, child_control = ctx.Pipe()
-        self.arrived: Synchronized[int] = ctx.Value("i", 0)
-        self._proc = ctx.Process(
-            target=run_sink, args=(port_send, child_control, self.arrived), daemon=True
-        )
-        self._proc.start()
-        if not port_recv.poll(10):
-            self._proc.kill()
-            raise SystemExit("the sink did not start")
-        self.port: int = port_recv.recv()
-
-    def stop(self) -> list[tuple[float, bytes]]:
-        self._control.send("stop")
-        records: list[tuple[float, bytes]] = self._control.recv() if self._control.poll(30) else []
-        self._proc.join(timeout=10)
-        if self._proc.is_alive():
-            self._proc.kill()
-        return records
-
-
-# ---------------------------------------------------------------- the server
+    AppriseNotifier.send = send  # type: ignore[method-assign]
+    # uvicorn re-raises the SIGTERM it shut down on once it is done: with this (no-op)
+    # handler in place that returns here instead of killing the process before the write.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        return cli_main(cli_args)
+    finally:
+        Path(handoff_file).write_text(json.dumps(handed))
 
 
 def config_text(database_url: str, sink_port: int) -> str:
@@ -168,14 +118,20 @@ def start_server(
     config = workdir / "firebell.yaml"
     config.write_text(config_text(database_url, sink_port))
     env = {**os.environ, "FIREBELL_CONFIG": str(config), "PYTHONPATH": str(REPO)}
-    cli = [sys.executable, "-m", "bot.cli"]
     if not database_url.startswith("sqlite"):
-        subprocess.run([*cli, "db", "upgrade"], env=env, check=True, cwd=workdir, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "bot.cli", "db", "upgrade"],
+            env=env,
+            check=True,
+            cwd=workdir,
+            timeout=120,
+        )
         if incident_count(database_url):
             raise SystemExit("--database-url must name an empty database (it has incidents)")
     log = (workdir / "server.log").open("wb")
+    serve = ["serve", "--port", str(port), "--log-level", "warning"]
     proc = subprocess.Popen(
-        [*cli, "serve", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, __file__, SERVE, str(workdir / "handoff.json"), *serve],
         env=env,
         cwd=workdir,
         stdout=log,
@@ -198,6 +154,77 @@ def incident_count(database_url: str) -> int:
         count = int(conn.execute(select(func.count()).select_from(INCIDENT)).scalar_one())
     engine.dispose()
     return count
+
+
+# ---------------------------------------------------------------- the sink (child process)
+
+
+def run_sink(port_out: Connection, control: Connection, arrived: Synchronized[int]) -> None:
+    """A minimal HTTP/1.1 server: 200 `{}` to every request; on "stop" it sends back the
+    (arrival time, body) records. Its own process, so its timestamps never wait for the
+    load generator's event loop."""
+    records: list[tuple[float, bytes]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                body = await reader.readexactly(content_length(head))
+                records.append((time.time(), body))
+                with arrived.get_lock():
+                    arrived.value += 1
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 2\r\n\r\n{}"
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client closed its keep-alive connection
+        finally:
+            writer.close()
+
+    async def serve() -> None:
+        server = await asyncio.start_server(handle, HOST, 0, backlog=1024)
+        port_out.send(server.sockets[0].getsockname()[1])
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_reader(control.fileno(), stop.set)
+        await stop.wait()
+        server.close()
+
+    asyncio.run(serve())
+    control.recv()  # the "stop" that woke us
+    control.send(records)
+
+
+def content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":", 1)[1])
+    return 0
+
+
+class Sink:
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("fork")
+        port_recv, port_send = ctx.Pipe(duplex=False)
+        self._control, child_control = ctx.Pipe()
+        self.arrived: Synchronized[int] = ctx.Value("i", 0)
+        self._proc = ctx.Process(
+            target=run_sink, args=(port_send, child_control, self.arrived), daemon=True
+        )
+        self._proc.start()
+        if not port_recv.poll(10):
+            self._proc.kill()
+            raise SystemExit("the sink did not start")
+        self.port: int = port_recv.recv()
+
+    def stop(self) -> list[tuple[float, bytes]]:
+        self._control.send("stop")
+        records: list[tuple[float, bytes]] = self._control.recv() if self._control.poll(30) else []
+        self._proc.join(timeout=10)
+        if self._proc.is_alive():
+            self._proc.kill()
+        return records
 
 
 # ---------------------------------------------------------------- the load
@@ -243,7 +270,7 @@ def webhook(i: int, services: int = 1) -> bytes:
 class Sent:
     scheduled: float
     sent: float = 0.0
-    accepted: float = 0.0  # when the 202 arrived; 0 if it did not
+    accepted: float = 0.0  # when the answer arrived
     status: int = 0
 
 
@@ -252,8 +279,6 @@ class Load:
     """Keep-alive connections: an idle one is reused, a new one opens when all are busy."""
 
     port: int
-    max_connections: int
-    # (reader, writer, when it went idle): uvicorn closes a connection idle for 5 s.
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = field(
         default_factory=list
     )
@@ -261,21 +286,18 @@ class Load:
     errors: Counter[str] = field(default_factory=Counter)
 
     async def connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        while not self.idle and self.opened >= self.max_connections:
-            await asyncio.sleep(0.0005)  # every connection busy: the generator falls behind
         while self.idle:
             reader, writer, since = self.idle.pop()
             if time.monotonic() - since < KEEP_ALIVE:
                 return reader, writer
             writer.close()  # the server may be closing it right now: do not race it
-            self.opened -= 1
-        self.opened += 1
         try:
-            return await asyncio.open_connection(HOST, self.port)
+            opened = await asyncio.open_connection(HOST, self.port)
         except OSError as exc:
             self.errors[exc.__class__.__name__] += 1
-            self.opened -= 1
             return None
+        self.opened += 1
+        return opened
 
     async def post(self, request: bytes, record: Sent) -> None:
         opened = await self.connection()
@@ -286,17 +308,12 @@ class Load:
             record.sent = time.time()
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
-            record.status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
+            await reader.readexactly(content_length(head))
             record.accepted = time.time()
+            record.status = int(head.split(b" ", 2)[1])
         except (OSError, asyncio.IncompleteReadError) as exc:
             self.errors[exc.__class__.__name__] += 1
             writer.close()
-            self.opened -= 1
             return
         self.idle.append((reader, writer, time.monotonic()))
 
@@ -318,25 +335,15 @@ async def wait_for_sink(sink: Sink, count: int, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
-@dataclass
-class Run:
-    sent: list[Sent]
-    load: Load
-    peak_rss: int
-    measured_from: float  # wall clock after the warm-up: server rows before it are left out
-    metrics_before: str  # /metrics after the warm-up, subtracted from the final scrape
-    metrics_after: str
-
-
-async def drive(args: argparse.Namespace, port: int, server_pid: int, sink: Sink) -> Run:
+async def drive(
+    args: argparse.Namespace, port: int, server_pid: int, sink: Sink
+) -> tuple[list[Sent], Load, int]:
     """Warm up (imports, apprise's plugin, the first connections), then send at the rate
     and wait for the sink to have as many pages as alerts were accepted."""
-    load = Load(port, args.connections)
+    load = Load(port)
     for k in range(args.warmup):  # one at a time, each waited for; not counted
         await load.post(webhook(WARMUP_BASE + k), Sent(0.0))
         await wait_for_sink(sink, k + 1, 10)
-    measured_from = time.time()
-    metrics_before = await asyncio.to_thread(scrape, port)
     warm = sink.arrived.value
 
     count = int(args.rate * args.duration)
@@ -358,259 +365,125 @@ async def drive(args: argparse.Namespace, port: int, server_pid: int, sink: Sink
     await asyncio.sleep(0.3)  # let a late duplicate land before counting
     stop.set()
     await sampler
-    metrics_after = await asyncio.to_thread(scrape, port)
     load.close()
-    return Run(sent, load, peak[0], measured_from, metrics_before, metrics_after)
+    return sent, load, peak[0]
 
 
-# ---------------------------------------------------------------- server-side figures
-
-
-def scrape(port: int) -> str:
-    with socket.create_connection((HOST, port), timeout=5) as s:
-        s.sendall(f"GET /metrics HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
-        chunks = []
-        while chunk := s.recv(65536):
-            chunks.append(chunk)
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
-    if b"transfer-encoding: chunked" in head.lower():
-        body = dechunk(body)
-    return body.decode()
-
-
-def dechunk(body: bytes) -> bytes:
-    out, rest = [], body
-    while rest:
-        size_line, _, rest = rest.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            break
-        out.append(rest[:size])
-        rest = rest[size + 2 :]
-    return b"".join(out)
-
-
-def histogram_buckets(metrics: str, name: str, labels: dict[str, str]) -> dict[float, float]:
-    """A Prometheus histogram's cumulative bucket counts by upper bound."""
-    buckets: dict[float, float] = {}
-    for family in text_string_to_metric_families(metrics):
-        for sample in family.samples:
-            wanted = all(sample.labels.get(k) == v for k, v in labels.items())
-            if sample.name == name + "_bucket" and wanted:
-                buckets[float(sample.labels["le"])] = float(sample.value)
-    return buckets
-
-
-def histogram_quantile(buckets: dict[float, float], q: float) -> float:
-    """As PromQL's histogram_quantile: linear within the bucket holding the rank."""
-    ordered = sorted(buckets.items())
-    total = ordered[-1][1] if ordered else 0.0
-    rank, lower, below = q * total, 0.0, 0.0
-    for upper, cumulative in ordered:
-        if total and cumulative >= rank:
-            if upper == float("inf"):
-                return lower  # the highest finite bound, as Prometheus does
-            share = (rank - below) / (cumulative - below) if cumulative > below else 1.0
-            return lower + (upper - lower) * share
-        lower, below = upper, cumulative
-    return float("nan")
-
-
-def created_to_pass(database_url: str, since: float) -> tuple[list[float], Counter[str], int]:
-    """Per page of an incident created after `since`: seconds from the incident's creation
-    to the start of the worker pass that sent it; outbox status counts; retried rows."""
-    engine = create_engine(sqlalchemy_url(database_url))
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                NOTIFICATION.c.status,
-                NOTIFICATION.c.attempts,
-                NOTIFICATION.c.sent_at,
-                INCIDENT.c.created_at,
-            )
-            .join(INCIDENT, INCIDENT.c.id == NOTIFICATION.c.incident_id)
-            .where(
-                NOTIFICATION.c.kind == "page",
-                INCIDENT.c.created_at >= datetime.fromtimestamp(since, UTC),
-            )
-        ).all()
-    engine.dispose()
-    delays, statuses, retried = [], Counter[str](), 0
-    for status, attempts, sent_at, created_at in rows:
-        statuses[status] += 1
-        retried += attempts > 1
-        if status == "sent":
-            delays.append((sent_at - created_at).total_seconds())
-    return delays, statuses, retried
-
-
-# ---------------------------------------------------------------- profile and report
-
-
-def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
-    """py-spy without pausing the server (--nonblocking), every thread, collapsed stacks."""
-    py_spy = Path(sys.executable).with_name("py-spy")
-    options = ["--rate", "200", "--threads", "--nonblocking", "--format", "raw", "-o", str(out)]
-    return subprocess.Popen(
-        [str(py_spy), "record", "--pid", str(pid), "--duration", str(int(seconds)), *options],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def top_frames(collapsed: Path, limit: int = 12) -> list[str]:
-    """Hottest frames in py-spy's collapsed stacks: by thread, self time, and inclusive."""
-    leaf: Counter[str] = Counter()
-    anywhere: Counter[str] = Counter()
-    threads: Counter[str] = Counter()
-    total = 0
-    for line in collapsed.read_text().splitlines():
-        stack, _, n_text = line.rpartition(" ")
-        frames, n = stack.split(";"), int(n_text)
-        total += n
-        threads[frames[0]] += n
-        leaf[frames[-1]] += n
-        for frame in set(frames[1:]):
-            anywhere[frame] += n
-    pct = 100 / max(total, 1)
-    by_thread = ", ".join(f"{t} {n * pct:.0f}%" for t, n in threads.most_common(6))
-    lines = [f"  samples {total}; by thread: {by_thread}"]
-    lines += [f"  self  {n * pct:5.1f}%  {f}" for f, n in leaf.most_common(limit)]
-    lines += [f"  total {n * pct:5.1f}%  {f}" for f, n in anywhere.most_common(limit)]
-    return lines
+# ---------------------------------------------------------------- report
 
 
 def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest rank: the smallest value with at least q of all values at or below it."""
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-def figure(label: str, values: Sequence[float], source: str = "") -> str:
+def figure(label: str, values: Sequence[float]) -> str:
+    ms = [v * 1000 for v in values]
     return (
-        f"{label:<42} p50 {percentile(values, 0.5) * 1000:8.1f} ms  "
-        f"p99 {percentile(values, 0.99) * 1000:8.1f} ms  "
-        f"max {percentile(values, 1.0) * 1000:8.1f} ms  (n={len(values)}){source}"
+        f"{label:<36} p50 {percentile(ms, 0.5):7.1f} ms  p99 {percentile(ms, 0.99):7.1f} ms  "
+        f"max {max(ms, default=float('nan')):7.1f} ms  (n={len(ms)})"
     )
 
 
-def arrivals(records: list[tuple[float, bytes]]) -> tuple[dict[int, float], int]:
-    """The first arrival time of each instance in the sink's bodies; bodies naming none."""
+def first_times(events: Sequence[tuple[float, bytes]]) -> tuple[dict[int, float], int]:
+    """The first time each measured instance appears; and how many events name one
+    already seen (a duplicate page)."""
     first: dict[int, float] = {}
-    unmatched = 0
-    for arrived, body in records:
-        found = {int(m) for m in INSTANCE.findall(body)}
-        unmatched += not found
-        for i in found:
-            first[i] = min(first.get(i, arrived), arrived)
-    return first, unmatched
-
-
-def by_second(sent: list[Sent], first_arrival: dict[int, float]) -> str:
-    """accepted -> arrival p99 for each second of sending: flat when the worker keeps up,
-    climbing when a backlog builds."""
-    if not sent:
-        return ""
-    buckets: dict[int, list[float]] = {}
-    for i, r in enumerate(sent):
-        if r.status == 202 and i in first_arrival:
-            second = int(r.scheduled - sent[0].scheduled)
-            buckets.setdefault(second, []).append(first_arrival[i] - r.accepted)
-    return " ".join(f"{percentile(v, 0.99) * 1000:.0f}" for _, v in sorted(buckets.items()))
-
-
-def write_dump(path: Path, sent: list[Sent], first_arrival: dict[int, float]) -> None:
-    with path.open("w") as out:
-        out.write("alert,scheduled,sent,accepted,status,arrived\n")
-        for i, r in enumerate(sent):
-            arrived = first_arrival.get(i, 0.0)
-            out.write(
-                f"{i},{r.scheduled:.6f},{r.sent:.6f},{r.accepted:.6f},{r.status},{arrived:.6f}\n"
-            )
+    duplicates = 0
+    for at, text in events:
+        for i in {int(match) for match in INSTANCE.findall(text)}:
+            if i >= WARMUP_BASE:
+                continue
+            if i in first:
+                duplicates += 1
+                first[i] = min(first[i], at)
+            else:
+                first[i] = at
+    return first, duplicates
 
 
 def report(
     args: argparse.Namespace,
     db: str,
-    run: Run,
+    sent: list[Sent],
+    load: Load,
+    peak_rss: int,
+    handed: list[tuple[float, str]],
     records: list[tuple[float, bytes]],
-    server_side: tuple[list[float], Counter[str], int],
 ) -> None:
-    sent, load = run.sent, run.load
-    first_arrival, unmatched = arrivals(records)
-    first_arrival = {i: t for i, t in first_arrival.items() if i < WARMUP_BASE}
-    accepted = [(i, r) for i, r in enumerate(sent) if r.status == 202]
-    found = [(i, r) for i, r in accepted if i in first_arrival]
+    handed_at, handed_twice = first_times([(t, s.encode()) for t, s in handed])
+    arrived_at, arrived_twice = first_times(records)
+    accepted = {i: r for i, r in enumerate(sent) if r.status == 202}
     statuses = Counter(r.status for r in sent)
-    span = max((r.accepted for _, r in accepted), default=0.0) - sent[0].scheduled
-    name = "firebell_notification_latency_seconds"
-    before = histogram_buckets(run.metrics_before, name, {"kind": "apprise"})
-    after = histogram_buckets(run.metrics_after, name, {"kind": "apprise"})
-    delta = {le: n - before.get(le, 0.0) for le, n in after.items()}
-    observed = int(max(delta.values(), default=0))
-    created_pass, outbox, retried = server_side
+    span = max((r.accepted for r in accepted.values()), default=0.0) - sent[0].scheduled
 
     print(
         f"paging latency: {args.rate:g} alerts/s for {args.duration:g} s, db={db}, "
-        f"services={args.services}, warm-up {args.warmup} alerts"
+        f"services={args.services}"
     )
     print(
-        f"alerts sent {len(sent)}, accepted (202) {len(accepted)} "
-        f"({len(accepted) / max(span, 1e-9):.0f}/s over {span:.2f} s); "
-        f"responses {dict(sorted(statuses.items()))}"
-        + (f"; client errors {dict(load.errors)}" if load.errors else "")
-    )
-    print(f"client connections opened {load.opened}")
-    print(
-        figure("client: send lag behind schedule", [r.sent - r.scheduled for r in sent if r.sent])
-    )
-    print(figure("webhook: send -> 202", [r.accepted - r.sent for _, r in accepted]))
-    print(figure("server: incident created -> pass start", created_pass, "  [db rows]"))
-    print(
-        f"{'server: pass start -> handed to notifier':<42} "
-        f"p50 {histogram_quantile(delta, 0.5) * 1000:8.1f} ms  "
-        f"p99 {histogram_quantile(delta, 0.99) * 1000:8.1f} ms  "
-        f"{'':16}(n={observed})  [histogram]"
+        f"  webhooks sent {len(sent)}, accepted {len(accepted)} "
+        f"({len(accepted) / max(span, 1e-9):.0f}/s), responses {dict(sorted(statuses.items()))}, "
+        f"client connections {load.opened}"
+        + (f", client errors {dict(load.errors)}" if load.errors else "")
     )
     print(
-        figure(
-            "accepted (202) -> arrival at sink", [first_arrival[i] - r.accepted for i, r in found]
+        "  " + figure("client lag behind schedule", [r.sent - r.scheduled for r in sent if r.sent])
+    )
+    print("  " + figure("send -> accepted (202)", [r.accepted - r.sent for r in accepted.values()]))
+    print(
+        "  "
+        + figure(
+            "accepted -> handed to notifier",
+            [handed_at[i] - r.accepted for i, r in accepted.items() if i in handed_at],
         )
     )
-    print(figure("send -> arrival at sink", [first_arrival[i] - r.sent for i, r in found]))
-    print(f"accepted -> arrival p99 (ms) per second of sending: {by_second(sent, first_arrival)}")
-    warm = sum(
-        1 for _, body in records if any(int(m) >= WARMUP_BASE for m in INSTANCE.findall(body))
-    )
-    duplicates = len(records) - unmatched - warm - len(first_arrival)
     print(
-        f"missing (accepted, not at sink {args.drain:g} s after the last send): "
-        f"{len(accepted) - len(found)}; "
-        f"sink requests {len(records) - warm} (duplicates {duplicates}, naming no instance "
-        f"{unmatched}); outbox pages {dict(sorted(outbox.items()))}, retried {retried}"
+        "  "
+        + figure(
+            "accepted -> arrived at sink",
+            [arrived_at[i] - r.accepted for i, r in accepted.items() if i in arrived_at],
+        )
     )
-    print(f"server peak RSS {run.peak_rss / 2**20:.1f} MiB")
-    if args.dump:
-        write_dump(args.dump, sent, first_arrival)
-    if args.profile and args.profile.exists():
-        print(f"py-spy of the server ({args.profile}):")
-        print("\n".join(top_frames(args.profile)))
+    print(
+        f"  missing: not handed over {sum(i not in handed_at for i in accepted)}, "
+        f"not at sink {sum(i not in arrived_at for i in accepted)} "
+        f"({args.drain:g} s after the last send); duplicates: handed {handed_twice}, "
+        f"at sink {arrived_twice}"
+    )
+    per_second: dict[int, list[float]] = {}
+    for i, r in accepted.items():
+        if i in arrived_at:
+            per_second.setdefault(int(r.scheduled - sent[0].scheduled), []).append(
+                arrived_at[i] - r.accepted
+            )
+    trend = " ".join(f"{percentile(v, 0.99) * 1000:.0f}" for _, v in sorted(per_second.items()))
+    print(f"  accepted -> sink p99 (ms) per second of sending: {trend}")
+    print(f"  server peak RSS {peak_rss / 2**20:.1f} MiB")
 
 
 def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == SERVE:
+        sys.exit(serve_instrumented(sys.argv[2], sys.argv[3:]))
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rate", type=float, default=100, help="alerts (webhooks) per second")
     parser.add_argument("--duration", type=float, default=10, help="seconds of sending")
     parser.add_argument("--warmup", type=int, default=20, help="alerts sent first, not counted")
     parser.add_argument("--drain", type=float, default=30, help="max seconds to await pages")
     parser.add_argument(
-        "--services", type=int, default=1, help="spread the alerts over this many services"
+        "--services",
+        type=int,
+        default=1,
+        help="spread the alerts over this many services (grouping looks at one service's "
+        "open incidents, so with one service that cost grows with every alert sent)",
     )
-    parser.add_argument("--connections", type=int, default=256, help="keep-alive connection cap")
     parser.add_argument("--database-url", help="an empty database; default: SQLite in a temp dir")
-    parser.add_argument("--profile", type=Path, help="py-spy the server (10 s) into this file")
-    parser.add_argument("--dump", type=Path, help="write per-alert times to this CSV file")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the server while sending (collapsed stacks)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -620,11 +493,20 @@ def main() -> None:
         try:
             port = free_port()
             proc = start_server(database_url, sink.port, port, workdir)
+            profiler = None
             try:
-                profiler = None
                 if args.profile:
-                    profiler = start_profile(proc.pid, min(10.0, args.duration), args.profile)
-                run = asyncio.run(drive(args, port, proc.pid, sink))
+                    py_spy = Path(sys.executable).with_name("py-spy")
+                    profiler = subprocess.Popen(
+                        [
+                            *(str(py_spy), "record", "--pid", str(proc.pid), "--nonblocking"),
+                            *("--threads", "--format", "raw", "-o", str(args.profile)),
+                            *("--duration", str(int(args.duration + 2))),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                sent, load, peak_rss = asyncio.run(drive(args, port, proc.pid, sink))
                 if profiler is not None:
                     profiler.wait(timeout=60)
             finally:
@@ -632,9 +514,12 @@ def main() -> None:
                 proc.wait(timeout=30)
         finally:
             records = sink.stop()
-        server_side = created_to_pass(database_url, run.measured_from)
-    db = "sqlite" if database_url.startswith("sqlite") else database_url.split(":")[0]
-    report(args, db, run, records, server_side)
+        handoff = workdir / "handoff.json"
+        handed = [(t, s) for t, s in json.loads(handoff.read_text())] if handoff.exists() else []
+        if not handoff.exists():
+            print("the server wrote no hand-off times:\n" + (workdir / "server.log").read_text())
+    db = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    report(args, db, sent, load, peak_rss, handed, records)
 
 
 if __name__ == "__main__":

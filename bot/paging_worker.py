@@ -4,6 +4,10 @@ Everything it works from is rows, so a restart (or another replica) resumes wher
 crashed process stopped. It wakes as soon as the intake commits a new incident (the
 writer thread calls `loop.call_soon_threadsafe`), and otherwise polls every second for
 work other replicas scheduled, or sleeps exactly until the next step or retry is due.
+
+A pass is one transaction (run due steps, queue reminders, claim); its sends run on in
+the background while the next pass claims, up to `batch` rows in flight, and their
+results are stored together, one transaction for whatever finished meanwhile.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,7 +44,14 @@ from integrations.notifiers import (
 from routing.database import is_unavailable
 from routing.escalation_store import ESCALATION, StepReport, run_due_escalations, start_paging
 from routing.ingest import BatchOutcome
-from routing.outbox import Claimed, claim_due, next_due, note_failure, record_result
+from routing.outbox import (
+    Claimed,
+    claim_due,
+    next_due,
+    note_failure,
+    record_result,
+    record_results,
+)
 from routing.silence_reminder import DEFAULT_LEAD, reminder_key
 from routing.silence_reminder_store import queue_reminders
 
@@ -102,7 +113,9 @@ class PagingWorker:
         rt: Runtime,
         *,
         notifiers: Mapping[str, Notifier] | None = None,
-        batch: int = 100,
+        # Steps run, rows claimed and sends in flight per pass; near the intake's batch
+        # (512), so under a storm the worker keeps pace with it turn for turn.
+        batch: int = 500,
         poll_interval: float = 1.0,
         claim_for: timedelta = timedelta(seconds=60),
         concurrency: int = 32,
@@ -126,6 +139,8 @@ class PagingWorker:
         self._http: httpx.AsyncClient | None = None
         self._send_slots = asyncio.Semaphore(concurrency)
         self._results: list[_Result] = []  # delivered, not yet stored
+        self._in_flight: set[asyncio.Task[tuple[int, str]]] = set()  # background deliveries
+        self._full = False  # the last pass claimed all it had room for
         self._recorder: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -177,10 +192,12 @@ class PagingWorker:
             self._task = asyncio.create_task(self.run_forever(), name="firebell-paging")
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Let the pass in progress finish (a send cut off mid-way would be sent again
-        once its claim runs out), then stop; cancel only after `grace` seconds."""
+        """Let the pass and the deliveries in progress finish (a send cut off mid-way
+        would be sent again once its claim runs out), then stop; cancel only after
+        `grace` seconds."""
         self._stopping = True
         self._wake.set()
+        until = asyncio.get_running_loop().time() + grace
         if self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), grace)
@@ -189,6 +206,12 @@ class PagingWorker:
                 with suppress(asyncio.CancelledError):
                     await self._task
             self._task = None
+        if self._in_flight:
+            left = max(until - asyncio.get_running_loop().time(), 0.0)
+            _, late = await asyncio.wait(set(self._in_flight), timeout=left or None)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -200,7 +223,15 @@ class PagingWorker:
             self._wake.clear()
             summary = None
             try:
-                summary = await self.run_once(self.rt.clock())
+                # Deliveries run on while the next pass claims: a page that comes due
+                # while others are being sent is not held back until they are stored.
+                summary, deliveries = await self._pass(
+                    self.rt.clock(), self.batch - len(self._in_flight)
+                )
+                for delivery in deliveries:
+                    task = asyncio.create_task(delivery)
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._delivered)
             except Exception as exc:
                 if is_unavailable(exc):
                     log.warning("paging paused, database unavailable: %s", exc.__class__.__name__)
@@ -215,27 +246,51 @@ class PagingWorker:
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
+    def _delivered(self, task: asyncio.Task[tuple[int, str]]) -> None:
+        """A background delivery ended: report a failure to store its result (the row
+        is sent again once its claim runs out) and make room for the next claim."""
+        self._in_flight.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            if is_unavailable(exc):
+                log.warning("paging paused, database unavailable: %s", exc.__class__.__name__)
+            else:
+                log.error("delivery failed", exc_info=exc)
+        if self._full:
+            self._full = False
+            self._wake.set()
+
     # -- one pass ------------------------------------------------------------------
     async def run_once(self, now: datetime | None = None) -> RunSummary:
         """Run due steps, queue due silence reminders, then claim and deliver due
         notifications, all as of `now`."""
-        at = now or self.rt.clock()
+        summary, deliveries = await self._pass(now or self.rt.clock(), self.batch)
+        delivered = await asyncio.gather(*deliveries)
+        return replace(summary, delivered=list(delivered))
+
+    async def _pass(
+        self, at: datetime, room: int
+    ) -> tuple[RunSummary, list[Coroutine[Any, Any, tuple[int, str]]]]:
+        """Everything of a pass but the deliveries, which it returns (not started);
+        at most `room` rows are claimed."""
         await self.follow_ups.maybe_run(at)  # first: a late escalation due now runs below
-        steps, step_due, reminders, claimed, note_due = await asyncio.to_thread(self._prepare, at)
-        delivered = await asyncio.gather(*(self._deliver(c, at) for c in claimed))
+        steps, step_due, reminders, claimed, note_due = await asyncio.to_thread(
+            self._prepare, at, room
+        )
         dues = [d for d in (step_due, note_due) if d is not None]
-        busy = len(steps) >= self.batch or len(claimed) >= self.batch
-        return RunSummary(steps, list(delivered), min(dues) if dues else None, busy, reminders)
+        self._full = len(claimed) >= room
+        busy = len(steps) >= self.batch or (room > 0 and len(claimed) >= room)
+        summary = RunSummary(steps, [], min(dues) if dues else None, busy, reminders)
+        return summary, [self._deliver(c, at) for c in claimed]
 
     def _prepare(
-        self, now: datetime
+        self, now: datetime, room: int
     ) -> tuple[list[StepReport], datetime | None, int, list[Claimed], datetime | None]:
         """Steps, reminders and the claim in one transaction: on SQLite each write
         transaction waits its turn for the one lock, so one per pass, not three."""
         with self.rt.engine.begin() as conn:
             steps, step_due = self._run_steps(conn, now)
             reminders = self._queue_reminders(conn, now)
-            claimed, note_due = self._claim(conn, now)
+            claimed, note_due = self._claim(conn, now, room)
         for report in steps:
             self.metrics.steps.labels(report.kind.value).inc()
         return steps, step_due, reminders, claimed, note_due
@@ -285,8 +340,10 @@ class PagingWorker:
                 )
         return len(queued.reminders)
 
-    def _claim(self, conn: Connection, now: datetime) -> tuple[list[Claimed], datetime | None]:
-        claimed = claim_due(conn, now, self.id, self.batch, self.claim_for)
+    def _claim(
+        self, conn: Connection, now: datetime, room: int
+    ) -> tuple[list[Claimed], datetime | None]:
+        claimed = claim_due(conn, now, self.id, room, self.claim_for) if room > 0 else []
         return claimed, next_due(conn)
 
     async def _deliver(self, claimed: Claimed, now: datetime) -> tuple[int, str]:
@@ -318,21 +375,23 @@ class PagingWorker:
     async def _send(
         self, notifier: Notifier, address: str, notification: Notification | TextMessage
     ) -> DeliveryResult:
-        # Finish well inside the claim, so no other claimer can start the same send.
+        # Finish well inside the claim, so no other claimer can start the same send; the
+        # wait for a free slot counts too (a pass's rows may all wait behind slow ones).
         limit = self.claim_for.total_seconds() / 2
-        async with self._send_slots:
-            try:
-                sending = (
-                    send_text(notifier, address, notification)
-                    if isinstance(notification, TextMessage)
-                    else notifier.send(address, notification)
-                )
-                return await asyncio.wait_for(sending, limit)
-            except TimeoutError:
-                return DeliveryResult.retryable(f"no answer within {limit:.0f}s")
-            except Exception as exc:  # a notifier bug must not lose the row
-                log.exception("notifier %s raised", getattr(notifier, "kind", "?"))
-                return DeliveryResult.retryable(f"notifier error: {exc.__class__.__name__}")
+
+        async def in_slot() -> DeliveryResult:
+            async with self._send_slots:
+                if isinstance(notification, TextMessage):
+                    return await send_text(notifier, address, notification)
+                return await notifier.send(address, notification)
+
+        try:
+            return await asyncio.wait_for(in_slot(), limit)
+        except TimeoutError:
+            return DeliveryResult.retryable(f"no answer within {limit:.0f}s")
+        except Exception as exc:  # a notifier bug must not lose the row
+            log.exception("notifier %s raised", getattr(notifier, "kind", "?"))
+            return DeliveryResult.retryable(f"notifier error: {exc.__class__.__name__}")
 
     async def _store(
         self, claimed: Claimed, values: dict[str, Any], gave_up: bool, now: datetime
@@ -366,7 +425,7 @@ class PagingWorker:
     def _record(self, batch: list[_Result]) -> list[bool | Exception]:
         try:
             with self.rt.engine.begin() as conn:
-                return [self._record_one(conn, result) for result in batch]
+                return self._record_together(conn, batch)
         except Exception as exc:
             if len(batch) == 1 or is_unavailable(exc):
                 raise
@@ -380,6 +439,23 @@ class PagingWorker:
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes
+
+    def _record_together(self, conn: Connection, batch: list[_Result]) -> list[bool | Exception]:
+        """One UPDATE per distinct outcome (a pass's pages mostly share one), not per row."""
+        same: dict[tuple[tuple[str, Any], ...], list[_Result]] = {}
+        for result in batch:
+            same.setdefault(tuple(sorted(result.values.items())), []).append(result)
+        stored: set[int] = set()
+        for results in same.values():
+            ids = [r.claimed.row["id"] for r in results]
+            stored |= record_results(conn, ids, self.id, results[0].values)
+        for result in batch:
+            values = result.values
+            if result.gave_up and result.claimed.row["id"] in stored:
+                note_failure(
+                    conn, result.claimed, result.now, values.get("detail") or "", values["attempts"]
+                )
+        return [r.claimed.row["id"] in stored for r in batch]
 
     def _record_one(self, conn: Connection, result: _Result) -> bool:
         values = result.values

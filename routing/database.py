@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from typing import Any
 
 import orjson
@@ -67,11 +70,92 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    in_memory = engine.url.database in (None, "", ":memory:")
+    writers = None if in_memory else _WriterQueue()  # :memory: is one database per thread
+    holder: list[Any] = [None]  # the DBAPI connection whose transaction holds `writers`
+
+    def release(connection: Any) -> None:
+        raw = getattr(connection, "dbapi_connection", connection)
+        if writers is not None and raw is not None and holder[0] is raw:
+            holder[0] = None
+            writers.release()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Writers take the lock up front: a read-then-write transaction can then never
-        # fail half-way with SQLITE_BUSY when another process wrote in between.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # fail half-way with SQLITE_BUSY when another process wrote in between. Threads
+        # of this process queue for it in order first (see _WriterQueue).
+        queued = writers is not None and writers.acquire(timeout=30)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if queued:
+                writers.release()  # type: ignore[union-attr]
+            raise
+        if queued:
+            holder[0] = conn.connection.dbapi_connection
+
+    # The queue is left once COMMIT or ROLLBACK has run (SQLAlchemy's commit/rollback
+    # events fire before them), or when the connection is checked in or invalidated.
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            release(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            release(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    for name in ("checkin", "invalidate"):
+        event.listen(engine, name, lambda dbapi_connection, *_: release(dbapi_connection))
+
+
+class _WriterQueue:
+    """First come, first served for the SQLite write lock among this process's threads.
+
+    SQLite's busy handler polls with sleeps growing to 100 ms, so a thread that writes
+    back to back (the intake under load) holds the lock almost always and a second
+    writer (the paging worker) could wait seconds for a gap. Queueing here first hands
+    the lock over in arrival order, with no sleeping. After `timeout` a waiter goes on
+    to SQLite's own busy wait, as before.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting: deque[object] = deque()
+        self._held = False
+
+    def acquire(self, timeout: float) -> bool:
+        with self._cond:
+            if not self._held and not self._waiting:
+                self._held = True
+                return True
+            me = object()
+            self._waiting.append(me)
+            deadline = time.monotonic() + timeout
+            while self._held or self._waiting[0] is not me:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._waiting.remove(me)
+                    self._cond.notify_all()
+                    return False
+                self._cond.wait(left)
+            self._waiting.popleft()
+            self._held = True
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
 
 
 def is_unavailable(exc: BaseException) -> bool:

@@ -1,21 +1,28 @@
 """The paging shell: starts escalations in the ingest transaction, runs due steps, stops them.
 
-Concurrency: due escalations are claimed with `FOR UPDATE OF escalation, incident SKIP
-LOCKED` (PostgreSQL), so a worker never waits on a lock held by an ack or an ingest and
-two replicas never run one step; a step's pages, its timeline entry and the move to the
-next step commit together. On SQLite, BEGIN IMMEDIATE serializes all of it.
+Concurrency: due escalations are claimed with `FOR UPDATE OF escalation SKIP LOCKED`
+and their incidents then held with `FOR KEY SHARE SKIP LOCKED` (PostgreSQL), so a worker
+never waits on a lock held by an ack or an ingest, two replicas never run one step, and
+an incident being acknowledged (FOR UPDATE) is left for the next pass. KEY SHARE is the
+lock the pages' and timeline's foreign keys take anyway, so holding it first means the
+step never waits on the incident half-way (an ack waiting on our escalation row while we
+waited on its incident row would be a deadlock); it does not conflict with FOR NO KEY
+UPDATE. A step's pages, its timeline entry and the move to the next step commit together.
+On SQLite, BEGIN IMMEDIATE serializes all of it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Table, func, insert, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from routing import follow_up_store
 from routing.database import insert_ignoring_duplicates as insert_ignoring_duplicates
@@ -354,36 +361,87 @@ def run_due_escalations(
             ESCALATION.c.policy,
             ESCALATION.c.pass_no,
             ESCALATION.c.step_no,
-            INCIDENT.c.status,
         )
-        .join(INCIDENT, INCIDENT.c.id == ESCALATION.c.incident_id)
         .where(ESCALATION.c.state == "active", ESCALATION.c.due_at <= now)
         .order_by(ESCALATION.c.due_at, ESCALATION.c.id)
         .limit(limit)
-        # Never wait: rows an ack, an ingest or another replica holds are taken next time.
-        .with_for_update(skip_locked=True, of=[ESCALATION, INCIDENT])
+        # Never wait: rows another replica holds are taken next time.
+        .with_for_update(skip_locked=True)
     ).all()
-    return [_run_step(conn, config, row, now) for row in due]
+    if not due:
+        return []
+    # The status as of the lock (a locking read sees the latest committed version).
+    status = dict(
+        conn.execute(
+            select(INCIDENT.c.id, INCIDENT.c.status)
+            .where(INCIDENT.c.id.in_(sorted({row.incident_id for row in due})))
+            .with_for_update(read=True, key_share=True, skip_locked=True)
+        ).all()
+    )
+    writes = _StepWrites()
+    reports = [
+        _run_step(writes, config, SimpleNamespace(**row._asdict(), status=status[iid]), now)
+        for row in due
+        if (iid := row.incident_id) in status  # else being acknowledged: next pass
+    ]
+    writes.flush(conn)
+    return reports
 
 
-def _run_step(conn: Connection, config: PolicyConfig, row: Any, now: datetime) -> StepReport:
+@dataclass
+class _StepWrites:
+    """A pass's step writes, sent as a few statements at the end instead of four per
+    step: every statement is a round trip, and on a busy server each costs a wait for
+    the GIL too."""
+
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    advanced: list[dict[str, Any]] = field(default_factory=list)
+    finished: list[dict[str, Any]] = field(default_factory=list)
+
+    def note(self, incident_id: int, now: datetime, kind: str, message: str, data: Any) -> None:
+        # As routing.timeline.add_timeline writes one entry (texts clipped to the columns).
+        self.timeline.append(
+            {
+                "incident_id": incident_id,
+                "at": now,
+                "kind": kind[:32],
+                "actor": "firebell",
+                "message": message[:2000],
+                "data": data or {},
+            }
+        )
+
+    def flush(self, conn: Connection) -> None:
+        if self.pages:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            conn.execute(dialect.insert(NOTIFICATION).values(self.pages).on_conflict_do_nothing())
+        if self.timeline:
+            conn.execute(insert(TIMELINE).values(self.timeline))
+        by_id = ESCALATION.c.id == bindparam("escalation_id")
+        if self.advanced:
+            advance = update(ESCALATION).where(by_id)
+            conn.execute(advance, self.advanced)
+        if self.finished:
+            finish = update(ESCALATION).where(by_id)
+            conn.execute(finish, self.finished)
+
+
+def _run_step(writes: _StepWrites, config: PolicyConfig, row: Any, now: datetime) -> StepReport:
     policy = config.escalation_policies_by_name.get(row.policy)
     decision = decide_step(policy, row.policy, row.pass_no, row.step_no, row.status)
     report = StepReport(row.id, row.incident_id, row.policy, decision.kind, decision.label)
     if decision.kind is StepKind.STOP:
-        _finish(conn, row, now, "stopped", decision.reason, f"escalation {row.policy} stopped")
+        _finish(writes, row, now, "stopped", decision.reason, f"escalation {row.policy} stopped")
         return report
     if decision.kind is StepKind.DONE:
-        _finish(conn, row, now, "done", decision.reason, f"escalation {row.policy} finished")
+        _finish(writes, row, now, "done", decision.reason, f"escalation {row.policy} finished")
         return report
     assert policy is not None
     recipients, problem = step_recipients(config, decision.targets, now)
-    insert_ignoring_duplicates(
-        conn, NOTIFICATION, [_page_row(row, r, decision.label, now) for r in recipients]
-    )
+    writes.pages += [_page_row(row, r, decision.label, now) for r in recipients]
     text = f"{decision.label}: {describe_reach(recipients)}" + (f" ({problem})" if problem else "")
-    add_timeline(
-        conn,
+    writes.note(
         row.incident_id,
         now,
         "escalation_step",
@@ -400,7 +458,7 @@ def _run_step(conn: Connection, config: PolicyConfig, row: Any, now: datetime) -
     if following is None:
         passes = policy.repeat + 1
         _finish(
-            conn,
+            writes,
             row,
             now,
             "done",
@@ -411,15 +469,14 @@ def _run_step(conn: Connection, config: PolicyConfig, row: Any, now: datetime) -
             row.id, row.incident_id, row.policy, decision.kind, decision.label,
             tuple(recipients), finished=True,
         )  # fmt: skip
-    conn.execute(
-        update(ESCALATION)
-        .where(ESCALATION.c.id == row.id)
-        .values(
-            pass_no=following.pass_no,
-            step_no=following.step_no,
-            due_at=following.due_at,
-            updated_at=now,
-        )
+    writes.advanced.append(
+        {
+            "escalation_id": row.id,
+            "pass_no": following.pass_no,
+            "step_no": following.step_no,
+            "due_at": following.due_at,
+            "updated_at": now,
+        }
     )
     return StepReport(
         row.id, row.incident_id, row.policy, decision.kind, decision.label, tuple(recipients)
@@ -467,15 +524,20 @@ def _page_row(row: Any, recipient: Recipient, label: str, now: datetime) -> dict
     }
 
 
-def _finish(conn: Connection, row: Any, now: datetime, state: str, reason: str, what: str) -> None:
-    conn.execute(
-        update(ESCALATION)
-        .where(ESCALATION.c.id == row.id)
-        .values(state=state, reason=reason[:500], finished_at=now, updated_at=now)
+def _finish(
+    writes: _StepWrites, row: Any, now: datetime, state: str, reason: str, what: str
+) -> None:
+    writes.finished.append(
+        {
+            "escalation_id": row.id,
+            "state": state,
+            "reason": reason[:500],
+            "finished_at": now,
+            "updated_at": now,
+        }
     )
     kind = "escalation_stopped" if state == "stopped" else "escalation_done"
-    add_timeline(
-        conn,
+    writes.note(
         row.incident_id,
         now,
         kind,

@@ -177,6 +177,27 @@ def record_result(
     return done.rowcount == 1
 
 
+def record_results(
+    conn: Connection,
+    notification_ids: Sequence[int],
+    claimer: str,
+    values: Mapping[str, Any],
+) -> set[int]:
+    """`record_result` for rows with the same outcome, in one statement; returns the ids
+    stored (the others' claims were lost)."""
+    done = conn.execute(
+        update(NOTIFICATION)
+        .where(
+            NOTIFICATION.c.id.in_(notification_ids),
+            NOTIFICATION.c.claimed_by == claimer[:200],
+            NOTIFICATION.c.status == "pending",
+        )
+        .values(**values, claimed_until=None)
+        .returning(NOTIFICATION.c.id)
+    )
+    return {row.id for row in done}
+
+
 def note_failure(
     conn: Connection, claimed: Claimed, now: datetime, detail: str, attempts: int
 ) -> None:
