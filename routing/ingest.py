@@ -24,11 +24,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from routing.alert import Alert, AlertStatus, Severity
 from routing.dedup import DecisionKind, DedupPolicy, EpisodeState, EpisodeStatus, decide
-from routing.grouping import GroupKey, choose_incident
+from routing.grouping import GroupKey, OpenIncidents
 from routing.storm_sql import (
     STATE_COLUMNS,
     STEADY_COLUMNS,
     insert_inbox,
+    open_incident_groups,
     read_episodes,
     update_counters,
     update_states,
@@ -238,7 +239,8 @@ class _Batch:
         self.episode_counts: dict[str, int] = {}
         self.loaded: set[str] = set()
         self.events: list[_Event] = []
-        self.incidents: dict[int, _Incident] = {}
+        self.incidents: dict[int, _Incident] = {}  # locked and loaded
+        self.open = OpenIncidents()  # every open incident of the batch's services
         self.new_incident_ids: set[int] = set()
         self.timeline: list[dict[str, Any]] = []
         self.incident_events: list[IncidentEvent] = []
@@ -361,35 +363,43 @@ class _Batch:
             ).all()
 
     def _load_open_incidents(self) -> None:
+        """Index the open incidents of the batch's services (id and group only) and lock
+        and load the incidents the batch's episodes already belong to."""
         services = sorted({e.alert.service for e in self.events})
+        self.open = OpenIncidents(
+            (incident_id, _key_from_labels(labels))
+            for incident_id, labels in open_incident_groups(self.conn, services)
+        )
         wanted = {
             e.episode.values["incident_id"]
             for e in self.events
             if e.episode.values.get("incident_id") is not None
         }
-        query = select(INCIDENT).where(
-            (INCIDENT.c.status != "resolved") & INCIDENT.c.service.in_(services)
-        )
-        rows = list(self.conn.execute(query.with_for_update()).mappings())
-        missing = wanted - {r["id"] for r in rows}
-        if missing:
-            rows += self.conn.execute(
-                select(INCIDENT).where(INCIDENT.c.id.in_(sorted(missing))).with_for_update()
-            ).mappings()
-        for row in rows:
-            self.incidents[row["id"]] = _Incident(dict(row))
+        self._lock_incidents(wanted)
 
-    def _open_candidates(self) -> list[tuple[int, GroupKey]]:
-        return [
-            (iid, _key_from_labels(inc.values["group_labels"]))
-            for iid, inc in sorted(self.incidents.items())
-            if inc.values["status"] != "resolved"
-        ]
+    def _lock_incidents(self, ids: Iterable[int]) -> None:
+        missing = sorted(set(ids) - self.incidents.keys())
+        for chunk in _chunks(missing):
+            # NO KEY UPDATE on PostgreSQL: rows inserted with a foreign key to the incident
+            # (pages, timeline) by the paging worker need not wait for this transaction.
+            query = select(INCIDENT).where(INCIDENT.c.id.in_(chunk))
+            for row in self.conn.execute(query.with_for_update(key_share=True)).mappings():
+                self.incidents[row["id"]] = _Incident(dict(row))
+
+    def _chosen_incident(self, key: GroupKey) -> int | None:
+        """The open incident an alert with `key` joins, locked and loaded."""
+        while (incident_id := self.open.choose(key)) is not None:
+            self._lock_incidents([incident_id])
+            inc = self.incidents.get(incident_id)
+            if inc is not None and inc.values["status"] != "resolved":
+                return incident_id
+            self.open.remove(incident_id)  # resolved (by a person) since it was indexed
+        return None
 
     def _attach(self, event: _Event, *, reason: str = "joined") -> None:
         alert = event.alert
         key = GroupKey.of(alert.labels, self.policy.group_by)
-        incident_id = choose_incident(key, self._open_candidates())
+        incident_id = self._chosen_incident(key)
         if incident_id is None:
             incident_id = self._create_incident(alert, key)
             kind = IncidentEventKind.OPENED
@@ -420,13 +430,14 @@ class _Batch:
             return
         if inc.values["status"] == "resolved":
             key = _key_from_labels(inc.values["group_labels"])
-            if any(k == key for _, k in self._open_candidates()):
+            if self.open.exact(key) is not None:
                 # A newer incident holds this group now; the flapping alert joins it.
                 inc.values["alert_count"] -= 1
                 inc.dirty = True
                 self._attach(event, reason="reopened into this incident")
                 return
             inc.values.update(status="triggered", resolved_at=None, resolved_by=None)
+            self.open.add(incident_id, key)
             inc.values["acknowledged_at"] = None
             inc.values["acknowledged_by"] = None
             self._note(
@@ -459,6 +470,7 @@ class _Batch:
         )
         if inc.values["open_alert_count"] == 0 and inc.values["status"] != "resolved":
             inc.values.update(status="resolved", resolved_at=self.now, resolved_by="firebell")
+            self.open.remove(incident_id)
             self._note(incident_id, "resolved", "all alerts resolved: incident resolved", {})
             self.incident_events.append(
                 IncidentEvent(IncidentEventKind.RESOLVED, incident_id, event.alert.fingerprint)
@@ -489,6 +501,7 @@ class _Batch:
             resolved_by=None,
         )
         self.incidents[incident_id] = _Incident(values)
+        self.open.add(incident_id, key)
         self.new_incident_ids.add(incident_id)
         self._note(
             incident_id,

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 # What dedup needs of an existing episode; the content columns stay unread.
@@ -202,5 +203,29 @@ def _update(conn: Connection, columns: tuple[str, ...], episodes: Iterable[dict[
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(_update_sql(columns, "qmark" if sqlite else "format"), params)
+    finally:
+        cursor.close()
+
+
+def open_incident_groups(conn: Connection, services: Sequence[str]) -> list[tuple[int, Any]]:
+    """(id, group labels) of every open incident of `services`: what choosing an incident
+    for a new alert compares against. Not locked: the services' group locks already
+    serialize assignment, and the incidents actually changed are locked when loaded."""
+    sqlite = conn.dialect.name != "postgresql"
+    sql = (
+        f"SELECT id, group_labels FROM incident WHERE status <> 'resolved' "
+        f"AND service IN ({_sqlite_in(len(services))})"
+        if sqlite
+        else "SELECT id, group_labels FROM incident WHERE status <> 'resolved' "
+        "AND service = ANY(%s)"
+    )
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, list(services) if sqlite else (list(services),))
+        # SQLite hands back the JSON text; psycopg has already decoded it.
+        return [
+            (incident_id, orjson.loads(labels) if isinstance(labels, str | bytes) else labels)
+            for incident_id, labels in cursor.fetchall()
+        ]
     finally:
         cursor.close()
