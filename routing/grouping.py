@@ -32,6 +32,10 @@ class GroupKey:
         """Canonical text form, stored on the incident and shown to people."""
         return orjson.dumps(dict(self.labels), option=orjson.OPT_SORT_KEYS).decode()
 
+    def names_text(self) -> str:
+        """The label names it carries, sorted (stored as incident.group_names)."""
+        return orjson.dumps(sorted(name for name, _ in self.labels)).decode()
+
     def lock_name(self, correlate_by: str) -> str:
         """The lock an assignment takes: all alerts of one service serialize on it."""
         value = dict(self.labels).get(correlate_by)

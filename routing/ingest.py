@@ -363,19 +363,28 @@ class _Batch:
             ).all()
 
     def _load_open_incidents(self) -> None:
-        """Index the open incidents of the batch's services (id and group only) and lock
-        and load the incidents the batch's episodes already belong to."""
-        services = sorted({e.alert.service for e in self.events})
-        self.open = OpenIncidents(
-            (incident_id, _key_from_labels(labels))
-            for incident_id, labels in open_incident_groups(self.conn, services)
-        )
-        wanted = {
+        """Lock and load the incidents the batch's episodes belong to, and index the open
+        incidents of the batch's services that its alerts could join (id and group)."""
+        self._lock_incidents(
             e.episode.values["incident_id"]
             for e in self.events
             if e.episode.values.get("incident_id") is not None
+        )
+        keys = {GroupKey.of(e.alert.labels, self.policy.group_by) for e in self.events}
+        names = {key.names_text() for key in keys}
+        # A reopening incident's own group too: a newer incident may hold it now.
+        texts = {key.text() for key in keys} | {
+            i.values["group_key"] for i in self.incidents.values()
         }
-        self._lock_incidents(wanted)
+        self.open = OpenIncidents(
+            (incident_id, _key_from_labels(labels))
+            for incident_id, labels in open_incident_groups(
+                self.conn,
+                sorted({e.alert.service for e in self.events}),
+                names.pop() if len(names) == 1 else None,
+                sorted(texts),
+            )
+        )
 
     def _lock_incidents(self, ids: Iterable[int]) -> None:
         missing = sorted(set(ids) - self.incidents.keys())
@@ -485,6 +494,7 @@ class _Batch:
             "service": alert.service,
             "group_key": key.text(),
             "group_labels": key.as_dict(),
+            "group_names": key.names_text(),
             "alert_count": 0,
             "open_alert_count": 0,
             "created_at": self.now,

@@ -207,21 +207,29 @@ def _update(conn: Connection, columns: tuple[str, ...], episodes: Iterable[dict[
         cursor.close()
 
 
-def open_incident_groups(conn: Connection, services: Sequence[str]) -> list[tuple[int, Any]]:
-    """(id, group labels) of every open incident of `services`: what choosing an incident
-    for a new alert compares against. Not locked: the services' group locks already
-    serialize assignment, and the incidents actually changed are locked when loaded."""
+def open_incident_groups(
+    conn: Connection, services: Sequence[str], names: str | None, keys: Sequence[str]
+) -> list[tuple[int, Any]]:
+    """(id, group labels) of the open incidents of `services` that alerts could join.
+
+    With `names` (every alert of the batch carries those group label names) that is the
+    incidents with exactly one of `keys`, and those grouped by other label names (a
+    wildcard may match them); incidents with the same names but another key cannot
+    match, and in a storm of distinct alerts they are nearly all of them. Without
+    `names`, every open incident of the services. Not locked: the services' group locks
+    serialize assignment, and the incidents changed are locked when loaded."""
     sqlite = conn.dialect.name != "postgresql"
+    params: list[Any] = list(services)
     sql = (
-        f"SELECT id, group_labels FROM incident WHERE status <> 'resolved' "
+        "SELECT id, group_labels FROM incident WHERE status <> 'resolved' "
         f"AND service IN ({_sqlite_in(len(services))})"
-        if sqlite
-        else "SELECT id, group_labels FROM incident WHERE status <> 'resolved' "
-        "AND service = ANY(%s)"
     )
+    if names is not None:
+        sql += f" AND (group_names <> ? OR group_key IN ({_sqlite_in(len(keys))}))"
+        params += [names, *keys]
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(sql, list(services) if sqlite else (list(services),))
+        cursor.execute(sql if sqlite else sql.replace("?", "%s"), params)
         # SQLite hands back the JSON text; psycopg has already decoded it.
         return [
             (incident_id, orjson.loads(labels) if isinstance(labels, str | bytes) else labels)

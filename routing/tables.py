@@ -135,6 +135,9 @@ class IncidentRow(SQLModel, table=True):
     service: str = Field(max_length=200)
     group_key: str = Field(max_length=400)
     group_labels: dict[str, str] = _json(dict)
+    # The group's label names (sorted, JSON): lets ingest fetch only the incidents a
+    # new alert could join without reading every open incident of its service.
+    group_names: str = Field(default="[]", max_length=400)
     alert_count: int = 0
     open_alert_count: int = 0
     created_at: datetime = _ts()
