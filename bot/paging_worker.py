@@ -143,6 +143,7 @@ class PagingWorker:
         self._full = False  # the last pass claimed all it had room for
         self._recorder: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._batch_routed = False  # the intake batch being committed queued paging work
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -158,11 +159,16 @@ class PagingWorker:
     # -- hooks (the intake's writer thread and the API call these) ----------------------
     def ingest_hook(self, conn: Connection, outcome: BatchOutcome, now: datetime) -> None:
         """In the ingest transaction: route, mute and start escalations for new incidents."""
+        self._batch_routed = False
         if outcome.incident_events:
-            start_paging(conn, outcome.incident_events, now, self.rt.settings)
+            decided = start_paging(conn, outcome.incident_events, now, self.rt.settings)
+            self._batch_routed = any(t.escalations or t.channels for _, t in decided)
 
     def committed_hook(self, outcome: BatchOutcome) -> None:
-        if outcome.incident_events:
+        # Wake only for work this batch queued: an idle pass still takes the database's
+        # write lock, which a storm of unrouted incidents would otherwise queue behind.
+        # (Both hooks run on the intake's writer thread, one batch after the other.)
+        if self._batch_routed:
             self.wake()
 
     def incident_changed(self, incident_id: int, action: str) -> None:
