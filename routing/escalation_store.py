@@ -60,6 +60,15 @@ log = logging.getLogger("firebell.paging")
 
 ALERT: Table = AlertRow.metadata.tables["alert"]
 INCIDENT: Table = IncidentRow.metadata.tables["incident"]
+# What routing an alert needs of its row (labels, severity, service, source).
+ROUTING_COLUMNS = (
+    ALERT.c.incident_id,
+    ALERT.c.fingerprint,
+    ALERT.c.labels,
+    ALERT.c.severity,
+    ALERT.c.service,
+    ALERT.c.source,
+)
 ESCALATION: Table = EscalationRow.metadata.tables["escalation"]
 NOTIFICATION: Table = NotificationRow.metadata.tables["notification"]
 DECISION: Table = PagingDecisionRow.metadata.tables["paging_decision"]
@@ -163,14 +172,7 @@ def start_paging(
 def _event_alerts(conn: Connection, events: Sequence[IncidentEvent]) -> list[_EventAlert]:
     wanted = {(e.incident_id, e.fingerprint) for e in events}
     rows = conn.execute(
-        select(
-            ALERT.c.incident_id,
-            ALERT.c.fingerprint,
-            ALERT.c.labels,
-            ALERT.c.severity,
-            ALERT.c.service,
-            ALERT.c.source,
-        )
+        select(*ROUTING_COLUMNS)
         .where(
             ALERT.c.incident_id.in_(sorted({i for i, _ in wanted})),
             ALERT.c.fingerprint.in_(sorted({fp for _, fp in wanted})),

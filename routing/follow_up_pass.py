@@ -20,6 +20,7 @@ from routing.escalation_store import (
     DECISION,
     INCIDENT,
     NOTIFICATION,
+    ROUTING_COLUMNS,
     SILENCE,
     all_silences,
     apply_triage,
@@ -93,14 +94,7 @@ class _Triages:
         self, conn: Connection, config: PolicyConfig, now: datetime, incident_ids: list[int]
     ) -> None:
         rows = conn.execute(
-            select(
-                ALERT.c.incident_id,
-                ALERT.c.fingerprint,
-                ALERT.c.labels,
-                ALERT.c.severity,
-                ALERT.c.service,
-                ALERT.c.source,
-            )
+            select(*ROUTING_COLUMNS)
             .where(ALERT.c.incident_id.in_(incident_ids), ALERT.c.status != "resolved")
             .order_by(ALERT.c.id)
         ).all()
