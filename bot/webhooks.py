@@ -93,7 +93,7 @@ async def receive(
         alerts=result.alerts,
         body=body,
         content_type=headers.get("content-type", ""),
-        request_id=headers.get("x-request-id", "") or inbound.request_id,
+        request_id=inbound.request_id,  # the sender's X-Request-ID when it sent one
         note=result.note,
         unparsed=result.unparsed,
     )

@@ -174,6 +174,7 @@ class _Event:
     episode: _Episode
     alert: Alert
     flapping_now: bool
+    key: GroupKey  # the alert's group, computed once in phase one
 
 
 def ingest(
@@ -266,7 +267,8 @@ class _Batch:
             )
             current.outcomes.append(outcome)
             return outcome
-        group_key = GroupKey.of(alert.labels, self.policy.group_by).text()
+        key = GroupKey.of(alert.labels, self.policy.group_by)
+        group_key = key.text()
         outcome = AlertOutcome(alert.fingerprint, kind, group_key=group_key)
         if decision.state is None or kind is DecisionKind.STALE:
             if current:
@@ -281,7 +283,7 @@ class _Batch:
         outcome.incident_id = current.values["incident_id"]
         current.outcomes.append(outcome)
         if kind in (DecisionKind.NEW, DecisionKind.REOPEN, DecisionKind.RESOLVE):
-            self.events.append(_Event(kind, current, alert, decision.became_flapping))
+            self.events.append(_Event(kind, current, alert, decision.became_flapping, key))
         return outcome
 
     def preload(self, alerts: Sequence[Alert]) -> None:
@@ -351,8 +353,8 @@ class _Batch:
                 )
 
     def _lock_groups(self) -> None:
-        by, correlate = self.policy.group_by, self.policy.correlate_by
-        names = sorted({GroupKey.of(e.alert.labels, by).lock_name(correlate) for e in self.events})
+        correlate = self.policy.correlate_by
+        names = sorted({e.key.lock_name(correlate) for e in self.events})
         _insert_ignore(self.conn, GROUP_LOCK, [{"name": n} for n in names])
         for chunk in _chunks(names):
             self.conn.execute(
@@ -370,7 +372,7 @@ class _Batch:
             for e in self.events
             if e.episode.values.get("incident_id") is not None
         )
-        keys = {GroupKey.of(e.alert.labels, self.policy.group_by) for e in self.events}
+        keys = {e.key for e in self.events}
         names = {key.names_text() for key in keys}
         # A reopening incident's own group too: a newer incident may hold it now.
         texts = {key.text() for key in keys} | {
@@ -406,8 +408,7 @@ class _Batch:
         return None
 
     def _attach(self, event: _Event, *, reason: str = "joined") -> None:
-        alert = event.alert
-        key = GroupKey.of(alert.labels, self.policy.group_by)
+        alert, key = event.alert, event.key
         incident_id = self._chosen_incident(key)
         if incident_id is None:
             incident_id = self._create_incident(alert, key)

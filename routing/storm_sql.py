@@ -13,7 +13,8 @@ DATETIME text format, which the rest of the code reads and compares).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -66,6 +67,21 @@ _PG_LOCK_SQL = (
 _PG_EPISODES_SQL = f"SELECT {', '.join(EPISODE_COLUMNS)} FROM alert WHERE id = ANY(%s)"
 
 
+@contextmanager
+def _cursor(conn: Connection) -> Iterator[Any]:
+    """A cursor on the driver connection under `conn`: inside the caller's transaction."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
+def _for(conn: Connection, sql: str) -> str:
+    """`sql` written with `?` placeholders, in the driver's own style."""
+    return sql.replace("?", "%s") if conn.dialect.name == "postgresql" else sql
+
+
 def sqlite_datetime(value: datetime | None) -> str | None:
     """SQLAlchemy's SQLite DATETIME text (always six fraction digits, so text order is
     time order), in UTC."""
@@ -90,12 +106,9 @@ _INBOX_SQL = f"INSERT INTO inbox ({', '.join(_INBOX_COLUMNS)}) VALUES ({_sqlite_
 def insert_inbox(conn: Connection, rows: Sequence[Sequence[Any]]) -> list[int]:
     """Insert raw inbox rows (values in `_INBOX_COLUMNS` order, `received_at` aware) and
     return their ids in order."""
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with _cursor(conn) as cursor:
         if conn.dialect.name == "postgresql":
-            cursor.executemany(
-                _INBOX_SQL.replace("?", "%s") + " RETURNING id", rows, returning=True
-            )
+            cursor.executemany(_for(conn, _INBOX_SQL) + " RETURNING id", rows, returning=True)
             ids = []
             while True:
                 ids.append(cursor.fetchone()[0])
@@ -108,8 +121,6 @@ def insert_inbox(conn: Connection, rows: Sequence[Sequence[Any]]) -> list[int]:
             cursor.execute(_INBOX_SQL, values)
             ids.append(cursor.lastrowid)
         return ids
-    finally:
-        cursor.close()
 
 
 def _from_pg_datetime(value: datetime | None) -> datetime | None:
@@ -122,8 +133,7 @@ def read_episodes(conn: Connection, fingerprints: Sequence[str]) -> list[Identit
     IMMEDIATE), so one joined statement does; PostgreSQL locks first and reads the
     episodes in a second statement, because a statement that waited for a row lock
     would see the other rows as of its old snapshot."""
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with _cursor(conn) as cursor:
         if conn.dialect.name == "postgresql":
             return _read_pg(cursor, fingerprints)
         cursor.execute(_sqlite_read_sql(len(fingerprints)), list(fingerprints))
@@ -138,8 +148,6 @@ def read_episodes(conn: Connection, fingerprints: Sequence[str]) -> list[Identit
                 episode = dict(zip(EPISODE_COLUMNS, values, strict=True))
             rows.append((raw[0], raw[1], episode))
         return rows
-    finally:
-        cursor.close()
 
 
 def _read_pg(cursor: Any, fingerprints: Sequence[str]) -> list[IdentityEpisode]:
@@ -175,9 +183,8 @@ def update_counters(conn: Connection, episodes: Iterable[dict[str, Any]]) -> Non
 
 
 @lru_cache(maxsize=8)
-def _update_sql(columns: tuple[str, ...], paramstyle: str) -> str:
-    sql = "UPDATE alert SET " + ", ".join(f"{c} = ?" for c in columns) + " WHERE id = ?"
-    return sql if paramstyle == "qmark" else sql.replace("?", "%s")
+def _update_sql(columns: tuple[str, ...]) -> str:
+    return "UPDATE alert SET " + ", ".join(f"{c} = ?" for c in columns) + " WHERE id = ?"
 
 
 def _update(conn: Connection, columns: tuple[str, ...], episodes: Iterable[dict[str, Any]]) -> None:
@@ -188,23 +195,21 @@ def _update(conn: Connection, columns: tuple[str, ...], episodes: Iterable[dict[
     for values in episodes:
         row = [values[name] for name in columns]
         for at in datetimes:
-            value = row[at]
-            if value is not None and value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTC column")
-            if sqlite:
-                row[at] = sqlite_datetime(value)
+            row[at] = sqlite_datetime(row[at]) if sqlite else _aware(row[at])
         if sqlite:
             for at in booleans:
                 row[at] = int(row[at])
         row.append(values["id"])
         params.append(row)
-    if not params:
-        return
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(_update_sql(columns, "qmark" if sqlite else "format"), params)
-    finally:
-        cursor.close()
+    if params:
+        with _cursor(conn) as cursor:
+            cursor.executemany(_for(conn, _update_sql(columns)), params)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value
 
 
 def open_incident_groups(
@@ -218,7 +223,6 @@ def open_incident_groups(
     match, and in a storm of distinct alerts they are nearly all of them. Without
     `names`, every open incident of the services. Not locked: the services' group locks
     serialize assignment, and the incidents changed are locked when loaded."""
-    sqlite = conn.dialect.name != "postgresql"
     params: list[Any] = list(services)
     sql = (
         "SELECT id, group_labels FROM incident WHERE status <> 'resolved' "
@@ -227,13 +231,10 @@ def open_incident_groups(
     if names is not None:
         sql += f" AND (group_names <> ? OR group_key IN ({_sqlite_in(len(keys))}))"
         params += [names, *keys]
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql if sqlite else sql.replace("?", "%s"), params)
+    with _cursor(conn) as cursor:
+        cursor.execute(_for(conn, sql), params)
         # SQLite hands back the JSON text; psycopg has already decoded it.
         return [
             (incident_id, orjson.loads(labels) if isinstance(labels, str | bytes) else labels)
             for incident_id, labels in cursor.fetchall()
         ]
-    finally:
-        cursor.close()
