@@ -16,7 +16,7 @@ This module is the public face; each job lives in its own module:
   commands_oncall       oncall
   commands_paging       page (by hand)
   commands_playbooks    run
-  commands_escalation   adapters to routing.escalation_store
+  commands_escalation   queueing pages made by hand
   commands_format       reply text
 """
 
@@ -34,7 +34,7 @@ from bot.commands_context import (
     discord_actor,
     slack_actor,
 )
-from bot.commands_escalation import queue_manual_pages, stop_escalations
+from bot.commands_escalation import queue_manual_pages
 from bot.commands_execute import execute
 from bot.commands_format import incident_line, oncall_line, show_text, silences_text
 from bot.commands_model import (
@@ -72,6 +72,7 @@ from bot.commands_specs import (
     help_text,
     usage,
 )
+from routing.escalation_store import stop_escalations
 
 __all__ = [
     "ALIASES",

@@ -1,4 +1,4 @@
-"""Adapters to routing.escalation_store: stop an incident's paging, queue pages made by hand."""
+"""Queueing pages made by hand in routing.escalation_store's outbox."""
 
 from __future__ import annotations
 
@@ -9,15 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from routing.escalation import Recipient
-
-
-def stop_escalations(
-    conn: Connection, incident_id: int, now: datetime, reason: str, actor: str
-) -> int:
-    """Stop the incident's escalations in this transaction (routing.escalation_store)."""
-    from routing.escalation_store import stop_escalations as stop
-
-    return stop(conn, incident_id, now, reason, actor)
+from routing.escalation_store import NOTIFICATION, insert_ignoring_duplicates
 
 
 def queue_manual_pages(
@@ -28,8 +20,6 @@ def queue_manual_pages(
     now: datetime,
 ) -> int:
     """Put one outbox row per recipient, due now; the paging worker delivers them."""
-    from routing.escalation_store import NOTIFICATION, insert_ignoring_duplicates
-
     rows = [
         {
             "incident_id": incident_id,

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from bot.commands_context import Actor, CommandContext, Reply, error_reply
-from bot.commands_escalation import stop_escalations
 from bot.commands_format import format_when, silences_text
 from bot.commands_model import SilenceAlerts, Unsilence
 from routing import incidents
 from routing import silence_store as silences
 from routing.duration import format_duration
+from routing.escalation_store import stop_escalations
 from routing.matcher import Matcher, MatchType
 from routing.silence import Silence
 

@@ -10,7 +10,15 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.chat import command_context
-from bot.commands import Actor, Command, CommandError, Reply, execute, parse_command
+from bot.commands import (
+    Actor,
+    Command,
+    CommandError,
+    Reply,
+    Unsilence,
+    execute,
+    parse_command,
+)
 from bot.paging_worker import install_paging
 from routing import incidents
 from routing.escalation_store import escalations_of
@@ -238,6 +246,12 @@ def test_silence_list_and_unsilence(database_url: str) -> None:
         again = await call(world, "silence service=web 1h")
         other = re.search(r"id ([0-9a-f-]{36})", again.text)
         assert other, again.text
+        # A start that fits several current silences (here: every one) names none of them.
+        ambiguous = await execute(Unsilence(""), ALICE, command_context(world.rt, "slack"))
+        assert (ambiguous.ok, ambiguous.text) == (
+            False,
+            "'' is the start of 2 silences: give more of the id (see /incident silences)",
+        )
         by_prefix = await call(world, f"unsilence {other.group(1)[:8]}")  # as people type it
         assert by_prefix.text == f'alice ended silence {other.group(1)} (service="web")'
 
