@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -10,6 +9,7 @@ from sqlalchemy import Connection
 
 from routing.escalation import Recipient
 from routing.escalation_store import NOTIFICATION, insert_ignoring_duplicates
+from routing.paging import address_digest
 
 
 def queue_manual_pages(
@@ -24,7 +24,7 @@ def queue_manual_pages(
         {
             "incident_id": incident_id,
             "escalation_id": None,
-            "dedup_key": f"manual:{page_id}:{_digest(r.address)}",
+            "dedup_key": f"manual:{page_id}:{address_digest(r.address)}",
             "kind": "page" if r.kind == "user" else "channel",
             "address": r.address,
             "recipient": r.name[:200],
@@ -38,8 +38,3 @@ def queue_manual_pages(
         for r in recipients
     ]
     return insert_ignoring_duplicates(conn, NOTIFICATION, rows)
-
-
-def _digest(address: str) -> str:
-    # Addresses may hold tokens: the key carries a digest, never the address.
-    return hashlib.sha256(address.encode()).hexdigest()[:32]

@@ -15,14 +15,13 @@ routing/follow_up_pass.py (the worker's periodic pass).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from routing.duration import format_duration
-from routing.paging import Triage, TriageOutcome
+from routing.paging import Triage, TriageOutcome, address_digest
 from routing.silence import Silence
 
 # How often a held incident is looked at when no silence end says when (inhibition,
@@ -247,15 +246,11 @@ def decide_feed(
     return FeedDecision(FeedKind.POST, text, step, next_check_at=now + feed.repeat_interval)
 
 
-def _digest(address: str) -> str:
-    return hashlib.sha256(address.encode()).hexdigest()[:32]
-
-
 def address_key(address: str) -> str:
     """A channel's key in channel_feed: a digest, since addresses can hold tokens."""
-    return _digest(address)
+    return address_digest(address)
 
 
 def feed_key(incident_id: int, round_no: int, notice_no: int, address: str) -> str:
     """The outbox key of a channel's later post (the first is paging.channel_key)."""
-    return f"channel:{incident_id}:{round_no}:{notice_no}:{_digest(address)}"
+    return f"channel:{incident_id}:{round_no}:{notice_no}:{address_digest(address)}"

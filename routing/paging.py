@@ -244,16 +244,17 @@ def notification_step_text(label: str) -> str:
     return label.replace(" (", ", ").rstrip(")")
 
 
-def _digest(address: str) -> str:
-    # Addresses can be long and hold tokens: the key carries a digest, never the address.
+def address_digest(address: str) -> str:
+    """What outbox and feed keys carry of an address: addresses can be long and hold
+    tokens, so a key holds a digest, never the address."""
     return hashlib.sha256(address.encode()).hexdigest()[:32]
 
 
 def page_key(escalation_id: int, pass_no: int, step_no: int, address: str) -> str:
     """One page per address per step: re-running a step can never page twice."""
-    return f"page:{escalation_id}:{pass_no}:{step_no}:{_digest(address)}"
+    return f"page:{escalation_id}:{pass_no}:{step_no}:{address_digest(address)}"
 
 
 def channel_key(incident_id: int, round_no: int, address: str) -> str:
     """One channel post per opening of an incident, however many routes name the channel."""
-    return f"channel:{incident_id}:{round_no}:{_digest(address)}"
+    return f"channel:{incident_id}:{round_no}:{address_digest(address)}"

@@ -8,7 +8,6 @@ worker pass and queues one outbox row per silence, end time and channel.
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from routing.duration import format_duration
-from routing.paging import silence_label
+from routing.paging import address_digest, silence_label
 from routing.policy import PolicyConfig
 from routing.silence import Silence, expiring_soon
 
@@ -54,17 +53,12 @@ class ReminderPlan:
     unreachable: tuple[Silence, ...] = ()
 
 
-def _digest(text: str) -> str:
-    # Channel targets can be apprise URLs holding tokens: keys carry a digest only.
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
 def reminder_key(silence_id: str, ends_at: datetime, channel: str) -> str:
     """Exactly once per silence, end time and channel: replicas racing to queue the same
     reminder collide on the unique key, and a silence whose end moves is reminded again."""
-    ident = silence_id if len(silence_id) <= MAX_KEY_ID else _digest(silence_id)
+    ident = silence_id if len(silence_id) <= MAX_KEY_ID else address_digest(silence_id)
     end = ends_at.astimezone(UTC).isoformat()
-    return f"{KEY_PREFIX}:{ident}:{end}:{_digest(channel)}"
+    return f"{KEY_PREFIX}:{ident}:{end}:{address_digest(channel)}"
 
 
 def reminder_channels(creator: str, config: PolicyConfig) -> list[tuple[str, str, str]]:
