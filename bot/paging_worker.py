@@ -456,21 +456,24 @@ class PagingWorker:
             ids = [r.claimed.row["id"] for r in results]
             stored |= record_results(conn, ids, self.id, results[0].values)
         for result in batch:
-            values = result.values
-            if result.gave_up and result.claimed.row["id"] in stored:
-                note_failure(
-                    conn, result.claimed, result.now, values.get("detail") or "", values["attempts"]
-                )
+            if result.claimed.row["id"] in stored:
+                _note_if_gave_up(conn, result)
         return [r.claimed.row["id"] in stored for r in batch]
 
     def _record_one(self, conn: Connection, result: _Result) -> bool:
-        values = result.values
-        stored = record_result(conn, result.claimed.row["id"], self.id, values)
-        if stored and result.gave_up:
-            note_failure(
-                conn, result.claimed, result.now, values.get("detail") or "", values["attempts"]
-            )
+        stored = record_result(conn, result.claimed.row["id"], self.id, result.values)
+        if stored:
+            _note_if_gave_up(conn, result)
         return stored
+
+
+def _note_if_gave_up(conn: Connection, result: _Result) -> None:
+    """A stored result that gave up: say so on the incident's timeline (note_failure)."""
+    if result.gave_up:
+        values = result.values
+        note_failure(
+            conn, result.claimed, result.now, values.get("detail") or "", values["attempts"]
+        )
 
 
 def install_paging(

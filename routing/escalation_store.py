@@ -55,6 +55,7 @@ from routing.silence import Recurrence, Silence
 from routing.tables import AlertRow, IncidentRow
 from routing.timeline import TIMELINE as TIMELINE
 from routing.timeline import add_timeline as add_timeline
+from routing.timeline import timeline_row
 
 log = logging.getLogger("firebell.paging")
 
@@ -242,24 +243,46 @@ def apply_triage(
         for start in result.escalations
     ]
     channels = [
-        {
-            "incident_id": incident_id,
-            "escalation_id": None,
-            "dedup_key": channel_key(incident_id, round_no, notice.address),
-            "kind": "channel",
-            "address": notice.address,
-            "recipient": "",
-            "via": f"route {notice.route_path}",
-            "created_at": now,
-            "first_due_at": notice.due_at,
-            "next_attempt_at": notice.due_at,
-        }
+        channel_row(
+            incident_id,
+            channel_key(incident_id, round_no, notice.address),
+            notice.address,
+            notice.route_path,
+            now,
+            notice.due_at,
+        )
         for notice in result.channels
     ]
     added = insert_ignoring_duplicates(conn, ESCALATION, escalations)
     added += insert_ignoring_duplicates(conn, NOTIFICATION, channels)
     open_feeds(conn, incident_id, round_no, result.channels, now)
     return added > 0
+
+
+def channel_row(
+    incident_id: int,
+    dedup_key: str,
+    address: str,
+    route_path: str,
+    now: datetime,
+    due_at: datetime,
+    step: str | None = None,
+) -> dict[str, Any]:
+    """An outbox row posting about an incident to a route's channel (its first post, or
+    a later update or reminder from routing/follow_up_pass.py)."""
+    return {
+        "incident_id": incident_id,
+        "escalation_id": None,
+        "dedup_key": dedup_key,
+        "kind": "channel",
+        "address": address,
+        "recipient": "",
+        "via": f"route {route_path}"[:200],
+        "step": step[:200] if step is not None else None,
+        "created_at": now,
+        "first_due_at": due_at,
+        "next_attempt_at": due_at,
+    }
 
 
 _TIMELINE_KIND = {
@@ -390,6 +413,14 @@ def run_due_escalations(
     return reports
 
 
+_ROWS_PER_STATEMENT = 1000  # x 12 columns at most: well inside SQLite's parameter limit
+
+
+def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        yield rows[start : start + _ROWS_PER_STATEMENT]
+
+
 @dataclass
 class _StepWrites:
     """A pass's step writes, sent as a few statements at the end instead of four per
@@ -402,24 +433,16 @@ class _StepWrites:
     finished: list[dict[str, Any]] = field(default_factory=list)
 
     def note(self, incident_id: int, now: datetime, kind: str, message: str, data: Any) -> None:
-        # As routing.timeline.add_timeline writes one entry (texts clipped to the columns).
-        self.timeline.append(
-            {
-                "incident_id": incident_id,
-                "at": now,
-                "kind": kind[:32],
-                "actor": "firebell",
-                "message": message[:2000],
-                "data": data or {},
-            }
-        )
+        self.timeline.append(timeline_row(incident_id, now, kind, message, data=data))
 
     def flush(self, conn: Connection) -> None:
-        if self.pages:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            conn.execute(dialect.insert(NOTIFICATION).values(self.pages).on_conflict_do_nothing())
-        if self.timeline:
-            conn.execute(insert(TIMELINE).values(self.timeline))
+        # In chunks: a statement holds at most 32766 parameters on SQLite (65535 on
+        # PostgreSQL), and a full pass of steps paging whole teams can pass that.
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        for pages in _chunks(self.pages):
+            conn.execute(dialect.insert(NOTIFICATION).values(pages).on_conflict_do_nothing())
+        for entries in _chunks(self.timeline):
+            conn.execute(insert(TIMELINE).values(entries))
         by_id = ESCALATION.c.id == bindparam("escalation_id")
         if self.advanced:
             advance = update(ESCALATION).where(by_id)
@@ -564,6 +587,7 @@ __all__ = [
     "StepReport",
     "all_silences",
     "apply_triage",
+    "channel_row",
     "escalations_of",
     "firing_labels",
     "incident_rounds",

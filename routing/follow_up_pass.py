@@ -24,6 +24,7 @@ from routing.escalation_store import (
     SILENCE,
     all_silences,
     apply_triage,
+    channel_row,
     firing_labels,
     incident_rounds,
 )
@@ -76,8 +77,9 @@ def run_follow_ups(
     report = FollowUpReport()
     if not holds and not feeds:
         return report
-    triages = _Triages(conn, config, now, sorted({r.incident_id for r in [*holds, *feeds]}))
-    rounds = incident_rounds(conn, sorted({r.incident_id for r in [*holds, *feeds]}))
+    incident_ids = sorted({r.incident_id for r in [*holds, *feeds]})
+    triages = _Triages(conn, config, now, incident_ids)
+    rounds = incident_rounds(conn, incident_ids)
     for row in holds:
         release = _release(conn, row, rounds[row.incident_id], triages, now)
         report.holds.append((row.incident_id, release.kind, release.reason))
@@ -107,12 +109,17 @@ class _Triages:
         self.now = now
         self.silences = all_silences(conn, config, now)
         self.firing = firing_labels(conn, config, targets)
+        self._decided: dict[int, list[tuple[str, Triage]]] = {}
 
     def of(self, incident_id: int) -> list[tuple[str, Triage]]:
-        return [
-            (fp, triage(self.config, labels, self.now, self.silences, self.firing))
-            for fp, labels in self.alerts.get(incident_id, [])
-        ]
+        """Triaged once per incident, however many of its holds and feeds are due."""
+        decided = self._decided.get(incident_id)
+        if decided is None:
+            decided = self._decided[incident_id] = [
+                (fp, triage(self.config, labels, self.now, self.silences, self.firing))
+                for fp, labels in self.alerts.get(incident_id, [])
+            ]
+        return decided
 
 
 # ------------------------------------------------------------------ held incidents
@@ -151,7 +158,9 @@ def _release(
         row.held_at,
     )
     decided = triages.of(row.incident_id)
-    ended = _silence_end(conn, triages.config, row.silence_id)
+    # How the silence ended only says why a page is late: no query while it still mutes.
+    may_page = any(t.outcome is TriageOutcome.ROUTED for _, t in decided)
+    ended = _silence_end(conn, triages.config, row.silence_id) if may_page else None
     release = decide_release(
         hold, row.status, round_no, [t for _, t in decided], triages.silences, now, ended
     )
@@ -261,25 +270,9 @@ def _feed(
 
 
 def _queue_post(conn: Connection, row: Any, notice_no: int, step: str, now: datetime) -> None:
-    insert_ignoring_duplicates(
-        conn,
-        NOTIFICATION,
-        [
-            {
-                "incident_id": row.incident_id,
-                "escalation_id": None,
-                "dedup_key": feed_key(row.incident_id, row.round, notice_no, row.address),
-                "kind": "channel",
-                "address": row.address,
-                "recipient": "",
-                "via": f"route {row.route_path}"[:200],
-                "step": step[:200],
-                "created_at": now,
-                "first_due_at": now,
-                "next_attempt_at": now,
-            }
-        ],
-    )
+    key = feed_key(row.incident_id, row.round, notice_no, row.address)
+    post = channel_row(row.incident_id, key, row.address, row.route_path, now, now, step)
+    insert_ignoring_duplicates(conn, NOTIFICATION, [post])
 
 
 __all__ = ["FollowUpReport", "run_follow_ups"]

@@ -20,11 +20,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, case, func, or_, select, type_coerce, update
 
-from routing.escalation_store import add_timeline
 from routing.paging_tables import NotificationRow, SilenceRow
 from routing.silence_reminder import KIND as REMINDER_KIND
 from routing.silence_reminder import payload_silence, reminder_cancel_reason
 from routing.tables import AlertRow, IncidentRow, UTCDateTime
+from routing.timeline import add_timeline
 
 log = logging.getLogger("firebell.paging")
 

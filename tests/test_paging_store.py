@@ -458,3 +458,22 @@ def test_an_unreadable_stored_silence_is_skipped_not_fatal(
     receive(engine, [alert()], T0)
     assert count(engine, ESCALATION) == 1
     assert "silence broken is invalid and ignored" in caplog.text
+
+
+def test_a_step_paging_more_people_than_one_statement_holds(engine: Engine) -> None:
+    """A pass's pages are written in chunks: 6000 pages x 12 columns is past the 65535
+    parameters a PostgreSQL statement holds (and SQLite's default 32766)."""
+    people = [f"u{i}" for i in range(6000)]
+    config = PolicyConfig.model_validate(
+        {
+            "users": [{"name": p, "contacts": [f"json://127.0.0.1:1/{p}"]} for p in people],
+            "escalation_policies": [
+                {"name": "ops", "steps": [{"notify": [f"user:{p}" for p in people]}]}
+            ],
+            "route": {"receiver": {"escalation": "ops"}, "group_wait": "30s"},
+        }
+    )
+    receive(engine, [alert()], T0, config)
+    [report] = steps(engine, T0 + WAIT, config)
+    assert len(report.recipients) == len(people)
+    assert count(engine, NOTIFICATION, NOTIFICATION.c.kind == "page") == len(people)
