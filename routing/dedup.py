@@ -6,9 +6,10 @@ The shell (routing/ingest.py) loads the current episode's `EpisodeState`, calls
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from routing.alert import Alert, AlertStatus
 
@@ -38,9 +39,10 @@ class DedupPolicy:
     threshold_window: timedelta = timedelta(minutes=1)
 
 
-@dataclass(frozen=True, slots=True)
-class EpisodeState:
-    """The dedup-relevant state of one alert episode (one row of the alert table)."""
+class EpisodeState(NamedTuple):
+    """The dedup-relevant state of one alert episode (one row of the alert table).
+    A named tuple: as immutable as a frozen dataclass, and several times cheaper to build
+    on a storm's hot path (one or two per alert)."""
 
     status: EpisodeStatus
     first_seen: datetime
@@ -54,8 +56,7 @@ class EpisodeState:
     window_count: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     kind: DecisionKind
     state: EpisodeState | None  # None only for STALE with no prior episode
     new_episode: bool = False  # True when a new alert row must be created
@@ -79,8 +80,7 @@ def decide(
     if now - prior.resolved_at <= policy.reopen_window:
         flips, window_start = _flip(prior, now, policy)
         flapping = prior.flapping or flips >= policy.flap_flips
-        state = replace(
-            _seen(prior, now),
+        state = _seen(prior, now)._replace(
             status=EpisodeStatus.FIRING,
             resolved_at=None,
             flips=flips,
@@ -96,8 +96,7 @@ def _decide_resolved(prior: EpisodeState | None, now: datetime) -> Decision:
         # Nothing firing to resolve (unknown, pending below threshold, or already resolved).
         return Decision(DecisionKind.STALE, prior)
     flips, window_start = (prior.flips + 1, prior.flip_window_start or now)
-    state = replace(
-        prior,
+    state = prior._replace(
         status=EpisodeStatus.RESOLVED,
         resolved_at=now,
         last_seen=now,
@@ -127,14 +126,14 @@ def _count_pending(prior: EpisodeState, now: datetime, policy: DedupPolicy) -> D
         start, count = now, 1  # the old window ran out below the threshold
     else:
         count = prior.window_count + 1
-    seen = replace(_seen(prior, now), window_start=start, window_count=count)
+    seen = _seen(prior, now)._replace(window_start=start, window_count=count)
     if count >= policy.threshold_count:
-        return Decision(DecisionKind.NEW, replace(seen, status=EpisodeStatus.FIRING))
+        return Decision(DecisionKind.NEW, seen._replace(status=EpisodeStatus.FIRING))
     return Decision(DecisionKind.PENDING, seen)
 
 
 def _seen(prior: EpisodeState, now: datetime) -> EpisodeState:
-    # The hot path of an alert storm: built directly, as dataclasses.replace is slow.
+    # The hot path of an alert storm: built directly, as _replace is slower.
     return EpisodeState(
         prior.status,
         prior.first_seen,
