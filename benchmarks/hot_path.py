@@ -31,6 +31,7 @@ from bot.runtime import utc_now
 from integrations.sources import SOURCES
 from integrations.sources.base import SourceOptions
 from routing.database import is_sqlite, make_engine
+from routing.episode_cache import EpisodeCache
 from routing.ingest import Submission, ingest
 from routing.migrate import upgrade
 
@@ -54,6 +55,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", help="an existing database (its tables are reset)")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top 25")
+    parser.add_argument("--no-cache", action="store_true", help="read every episode back")
     args = parser.parse_args()
 
     source = SOURCES["alertmanager"]
@@ -82,11 +84,18 @@ def main() -> None:
         policy = ingest_policy(default_settings())
         step = args.posts_per_batch
 
+        # As the intake's writer does: one connection, its episode cache on SQLite.
+        cache = EpisodeCache() if is_sqlite(url) and not args.no_cache else None
+
         def store_all() -> None:
             with engine.connect() as conn:
                 for i in range(0, len(submissions), step):
                     with conn.begin():
-                        ingest(conn, submissions[i : i + step], utc_now(), policy)
+                        if cache is not None:
+                            cache.begin(conn)
+                        ingest(conn, submissions[i : i + step], utc_now(), policy, cache)
+                    if cache is not None:
+                        cache.committed()
 
         store_all()  # creates the alerts and incidents: not timed
         profile = cProfile.Profile() if args.profile else None

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from routing.database import is_unavailable
+from routing.episode_cache import EpisodeCache
 from routing.ingest import BatchOutcome, IngestPolicy, Submission, SubmissionOutcome, ingest
 
 log = logging.getLogger("firebell.intake")
@@ -73,6 +74,8 @@ class Intake:
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._conn: Connection | None = None  # the writer thread's own
+        # What this writer last committed (SQLite: see routing.episode_cache).
+        self.episodes = EpisodeCache() if engine.dialect.name == "sqlite" else None
 
     def start(self) -> None:
         # The writer and the event loop hand work back and forth for every request; with
@@ -168,14 +171,21 @@ class Intake:
     def _commit_together(self, batch: list[_Pending]) -> None:
         now = self.clock()
         conn = self._connection()
+        cache = self.episodes
         try:
             with conn.begin():
-                outcome = ingest(conn, [p.submission for p in batch], now, self.policy)
+                if cache is not None:
+                    cache.begin(conn)
+                outcome = ingest(conn, [p.submission for p in batch], now, self.policy, cache)
                 for in_txn in self.in_transaction:
                     in_txn(conn, outcome, now)
         except BaseException:
+            if cache is not None:
+                cache.forget()
             self._drop_connection()  # whatever state it is in, start the next batch afresh
             raise
+        if cache is not None:
+            cache.committed()
         _settle([(p, result, None) for p, result in zip(batch, outcome.submissions, strict=True)])
         for hook in self.committed:
             try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from routing.alert import Alert, AlertStatus, Severity
 from routing.dedup import DecisionKind, DedupPolicy, EpisodeState, EpisodeStatus, decide
+from routing.episode_cache import Entry, EpisodeCache
 from routing.grouping import GroupKey, OpenIncidents
 from routing.storm_sql import (
     STATE_COLUMNS,
@@ -182,10 +183,13 @@ def ingest(
     submissions: Sequence[Submission],
     now: datetime,
     policy: IngestPolicy,
+    cache: EpisodeCache | None = None,
 ) -> BatchOutcome:
-    """Store the submissions and all their effects in the caller's transaction."""
+    """Store the submissions and all their effects in the caller's transaction. With
+    `cache` (begun on this transaction), episodes it holds are not read back, and what
+    the batch leaves is staged into it for the caller to keep once committed."""
     inbox_ids = _insert_inbox(conn, submissions, now)
-    work = _Batch(conn, now, policy)
+    work = _Batch(conn, now, policy, cache)
     work.preload([alert for sub in submissions for alert in sub.alerts])
     outcomes = [
         SubmissionOutcome(inbox_id, [work.decide(alert) for alert in sub.alerts])
@@ -193,6 +197,8 @@ def ingest(
     ]
     work.apply_incident_effects()
     work.flush()
+    if cache is not None:
+        cache.stage(work.current_episodes())
     return BatchOutcome(outcomes, work.incident_events)
 
 
@@ -232,10 +238,13 @@ class _Batch:
     """Phase one decides per alert in memory; phase two replays incident effects in order;
     flush writes everything back with executemany."""
 
-    def __init__(self, conn: Connection, now: datetime, policy: IngestPolicy) -> None:
+    def __init__(
+        self, conn: Connection, now: datetime, policy: IngestPolicy, cache: EpisodeCache | None
+    ) -> None:
         self.conn = conn
         self.now = now
         self.policy = policy
+        self.cache = cache
         self.episodes: dict[str, _Episode] = {}
         self.episode_counts: dict[str, int] = {}
         self.loaded: set[str] = set()
@@ -291,6 +300,9 @@ class _Batch:
         self._load_fingerprints(sorted({a.fingerprint for a in alerts} - self.loaded))
 
     def _load_fingerprints(self, fingerprints: list[str]) -> None:
+        self.loaded.update(fingerprints)
+        if self.cache is not None:
+            fingerprints = self._from_cache(self.cache, fingerprints)
         if not fingerprints:
             return
         seen = self._lock_and_load(fingerprints)
@@ -300,7 +312,30 @@ class _Batch:
             # first: DO NOTHING), then lock them like the others.
             _insert_ignore(self.conn, IDENTITY, [{"fingerprint": fp} for fp in missing])
             self._lock_and_load(missing)
-        self.loaded.update(fingerprints)
+
+    def _from_cache(self, cache: EpisodeCache, fingerprints: list[str]) -> list[str]:
+        """Take what the cache holds; returns the fingerprints still to read."""
+        unknown = []
+        for fingerprint in fingerprints:
+            entry = cache.get(fingerprint)
+            if entry is None:
+                unknown.append(fingerprint)
+                continue
+            count, row, state = entry
+            self.episode_counts[fingerprint] = count
+            if row is not None and state is not None:
+                self.episodes[fingerprint] = _Episode(row, False, state, steady=_steady(row))
+        return unknown
+
+    def current_episodes(self) -> Iterator[tuple[str, Entry]]:
+        """Every loaded fingerprint's episode count and current row, as flushed."""
+        for fingerprint in self.loaded:
+            count = self.episode_counts.get(fingerprint, 0)
+            episode = self.episodes.get(fingerprint)
+            if episode is None:
+                yield fingerprint, (count, None, None)
+            else:
+                yield fingerprint, (count, episode.values, episode.state)
 
     def _lock_and_load(self, fingerprints: list[str]) -> set[str]:
         """Lock the identity rows (sorted) and read each one's current episode; returns
