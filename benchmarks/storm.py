@@ -204,12 +204,14 @@ def main() -> None:
         sampler = RssSampler(proc.pid) if proc else None
         if sampler:
             sampler.start()
+        cpu_before = sum(sampler.process.cpu_times()[:2]) if sampler else 0.0
         try:
             half = len(bodies) // 2
             elapsed1, lat1, st1 = asyncio.run(storm(host, port, bodies[:half], args.C))
             rss_half = sampler.current() if sampler else 0
             elapsed2, lat2, st2 = asyncio.run(storm(host, port, bodies[half:], args.C))
             rss_end = sampler.current() if sampler else 0
+            cpu_used = sum(sampler.process.cpu_times()[:2]) - cpu_before if sampler else 0.0
         finally:
             if sampler:
                 sampler.running = False
@@ -230,6 +232,10 @@ def main() -> None:
             f"latency p50: {percentile(latencies, 0.5) * 1000:.2f} ms  "
             f"p99: {percentile(latencies, 0.99) * 1000:.2f} ms"
         )
+        if sampler and accepted_posts:
+            # Less noisy than alerts/s when the machine is shared: CPU, not wall time.
+            per_alert = cpu_used / (accepted_posts * args.B) * 1e6
+            print(f"server CPU: {per_alert:.1f} µs per alert ({cpu_used / elapsed:.0%} of a core)")
         if sampler:
             print(
                 f"server RSS peak: {sampler.peak / 2**20:.1f} MiB  "

@@ -159,13 +159,20 @@ def start_paging(
     silences = all_silences(conn, config, now)
     firing = firing_labels(conn, config, [a.labels for a in alerts])
     decided = []
+    decisions: list[dict[str, Any]] = []
+    timeline: list[dict[str, Any]] = []
     for item in alerts:
         event = item.event
         result = triage(config, item.labels, now, silences, firing)
         started = apply_triage(conn, event.incident_id, result, rounds[event.incident_id], now)
         if event.kind is not IncidentEventKind.ALERT_ADDED or started:
-            _record(conn, event, result, now)
+            decisions.append(_decision_row(event, result, now))
+            timeline.append(_timeline_row(event, result, now))
         decided.append((event, result))
+    # One statement per table for the batch: a storm of new incidents opens hundreds.
+    if decisions:
+        conn.execute(insert(DECISION), decisions)
+        conn.execute(insert(TIMELINE), timeline)
     follow_up_store.after_triage(conn, decided, rounds, silences, now)
     return decided
 
@@ -294,26 +301,26 @@ _TIMELINE_KIND = {
 }
 
 
-def _record(conn: Connection, event: IncidentEvent, result: Triage, now: datetime) -> None:
-    conn.execute(
-        insert(DECISION).values(
-            incident_id=event.incident_id,
-            fingerprint=event.fingerprint,
-            at=now,
-            outcome=result.outcome.value,
-            silence_id=result.silence_id,
-            route_path=result.route_path,
-            detail=result.detail[:2000],
-        )
-    )
+def _decision_row(event: IncidentEvent, result: Triage, now: datetime) -> dict[str, Any]:
+    return {
+        "incident_id": event.incident_id,
+        "fingerprint": event.fingerprint,
+        "at": now,
+        "outcome": result.outcome.value,
+        "silence_id": result.silence_id,
+        "route_path": result.route_path,
+        "detail": result.detail[:2000],
+    }
+
+
+def _timeline_row(event: IncidentEvent, result: Triage, now: datetime) -> dict[str, Any]:
     data: dict[str, Any] = {"fingerprint": event.fingerprint, "outcome": result.outcome.value}
     if result.silence_id:
         data["silence_id"] = result.silence_id
     if result.escalations:
         data["policies"] = [s.policy for s in result.escalations]
-    add_timeline(
-        conn, event.incident_id, now, _TIMELINE_KIND[result.outcome], result.detail, data=data
-    )
+    kind = _TIMELINE_KIND[result.outcome]
+    return timeline_row(event.incident_id, now, kind, result.detail, data=data)
 
 
 # ------------------------------------------------------------------ stopping

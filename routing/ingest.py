@@ -29,6 +29,7 @@ from routing.grouping import GroupKey, OpenIncidents
 from routing.storm_sql import (
     STATE_COLUMNS,
     STEADY_COLUMNS,
+    insert_alerts,
     insert_inbox,
     open_incident_groups,
     read_episodes,
@@ -581,22 +582,28 @@ class _Batch:
         full_updates: list[dict[str, Any]] = []
         state_updates: list[dict[str, Any]] = []
         counter_updates: list[dict[str, Any]] = []
+        new_rows: list[_Episode] = []
         for episode in touched:
             episode.write_state()
             content_changed = episode.latest is not None and _refresh_content(
                 episode.values, episode.latest
             )
             if episode.is_new:
-                # One row at a time keeps ids paired with rows on every dialect.
-                episode.values["id"] = conn.execute(
-                    insert(ALERT).returning(ALERT.c.id), _without_id(episode.values)
-                ).scalar_one()
+                new_rows.append(episode)
             elif content_changed:
                 full_updates.append(_bind(episode.values, _ALERT_MUTABLE))
             elif episode.steady == _steady(episode.values):
                 counter_updates.append(episode.values)
             else:
                 state_updates.append(episode.values)
+        by_columns: dict[tuple[str, ...], list[_Episode]] = {}
+        for episode in new_rows:
+            by_columns.setdefault(tuple(_without_id(episode.values)), []).append(episode)
+        for same in by_columns.values():
+            ids = insert_alerts(conn, [_without_id(e.values) for e in same])
+            for episode, alert_id in zip(same, ids, strict=True):
+                episode.values["id"] = alert_id
+        for episode in touched:
             for outcome in episode.outcomes:
                 outcome.alert_id = episode.values["id"]
         for chunk in _chunks(full_updates):

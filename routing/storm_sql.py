@@ -238,3 +238,53 @@ def open_incident_groups(
             (incident_id, orjson.loads(labels) if isinstance(labels, str | bytes) else labels)
             for incident_id, labels in cursor.fetchall()
         ]
+
+
+_ALERT_DATETIMES = _DATETIMES | {"starts_at", "ends_at"}
+_ALERT_JSON = frozenset({"labels", "annotations", "fingerprint_fields"})
+
+
+@lru_cache(maxsize=8)
+def _alert_insert(columns: tuple[str, ...], postgresql: bool) -> tuple[str, tuple[int, ...]]:
+    """The INSERT for alert rows with these columns, and where its datetimes are."""
+    if postgresql:
+        marks = ", ".join("%s::json" if c in _ALERT_JSON else "%s" for c in columns)
+    else:
+        marks = _sqlite_in(len(columns))
+    sql = f"INSERT INTO alert ({', '.join(columns)}) VALUES ({marks})"
+    return sql, tuple(i for i, c in enumerate(columns) if c in _ALERT_DATETIMES)
+
+
+def insert_alerts(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert new alert episodes (each a dict of column values without `id`, all with the
+    same columns) and return their ids in order."""
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    postgresql = conn.dialect.name == "postgresql"
+    sql, datetimes = _alert_insert(columns, postgresql)
+    json_at = [i for i, c in enumerate(columns) if c in _ALERT_JSON]
+    flapping_at = columns.index("flapping") if "flapping" in columns else None
+    params = []
+    for row in rows:
+        values = [row[c] for c in columns]
+        for at in json_at:
+            values[at] = orjson.dumps(values[at]).decode()
+        for at in datetimes:
+            values[at] = _aware(values[at]) if postgresql else sqlite_datetime(values[at])
+        if flapping_at is not None and not postgresql:
+            values[flapping_at] = int(values[flapping_at])
+        params.append(values)
+    with _cursor(conn) as cursor:
+        if postgresql:
+            cursor.executemany(sql + " RETURNING id", params, returning=True)
+            ids = []
+            while True:
+                ids.append(cursor.fetchone()[0])
+                if not cursor.nextset():
+                    return ids
+        ids = []
+        for values in params:
+            cursor.execute(sql, values)
+            ids.append(cursor.lastrowid)
+        return ids
