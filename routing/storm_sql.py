@@ -106,19 +106,29 @@ _INBOX_SQL = f"INSERT INTO inbox ({', '.join(_INBOX_COLUMNS)}) VALUES ({_sqlite_
 def insert_inbox(conn: Connection, rows: Sequence[Sequence[Any]]) -> list[int]:
     """Insert raw inbox rows (values in `_INBOX_COLUMNS` order, `received_at` aware) and
     return their ids in order."""
+    if conn.dialect.name == "postgresql":
+        return _insert_returning_ids(conn, _for(conn, _INBOX_SQL), rows)
+    params = []
+    for row in rows:
+        values = list(row)
+        values[1] = sqlite_datetime(values[1])
+        params.append(values)
+    return _insert_returning_ids(conn, _INBOX_SQL, params)
+
+
+def _insert_returning_ids(conn: Connection, sql: str, params: Sequence[Sequence[Any]]) -> list[int]:
+    """Run a one-row INSERT for each of `params`; the new ids, in order."""
     with _cursor(conn) as cursor:
         if conn.dialect.name == "postgresql":
-            cursor.executemany(_for(conn, _INBOX_SQL) + " RETURNING id", rows, returning=True)
+            cursor.executemany(sql + " RETURNING id", params, returning=True)
             ids = []
             while True:
                 ids.append(cursor.fetchone()[0])
                 if not cursor.nextset():
                     return ids
         ids = []
-        for row in rows:
-            values = list(row)
-            values[1] = sqlite_datetime(values[1])
-            cursor.execute(_INBOX_SQL, values)
+        for values in params:  # lastrowid pairs each id with its row
+            cursor.execute(sql, values)
             ids.append(cursor.lastrowid)
         return ids
 
@@ -275,16 +285,4 @@ def insert_alerts(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]
         if flapping_at is not None and not postgresql:
             values[flapping_at] = int(values[flapping_at])
         params.append(values)
-    with _cursor(conn) as cursor:
-        if postgresql:
-            cursor.executemany(sql + " RETURNING id", params, returning=True)
-            ids = []
-            while True:
-                ids.append(cursor.fetchone()[0])
-                if not cursor.nextset():
-                    return ids
-        ids = []
-        for values in params:
-            cursor.execute(sql, values)
-            ids.append(cursor.lastrowid)
-        return ids
+    return _insert_returning_ids(conn, sql, params)
