@@ -29,8 +29,8 @@ from routing.grouping import GroupKey, OpenIncidents
 from routing.storm_sql import (
     STATE_COLUMNS,
     STEADY_COLUMNS,
-    insert_alerts,
     insert_inbox,
+    insert_rows,
     open_incident_groups,
     read_episodes,
     update_counters,
@@ -423,6 +423,13 @@ class _Batch:
                 sorted(texts),
             )
         )
+        # The incidents new alerts would join, locked in one statement rather than one
+        # each as they join (a storm of distinct alerts joins hundreds per batch).
+        self._lock_incidents(
+            incident_id
+            for e in self.events
+            if e.kind is DecisionKind.NEW and (incident_id := self.open.choose(e.key)) is not None
+        )
 
     def _lock_incidents(self, ids: Iterable[int]) -> None:
         missing = sorted(set(ids) - self.incidents.keys())
@@ -537,9 +544,7 @@ class _Batch:
             "created_at": self.now,
             "updated_at": self.now,
         }
-        incident_id = self.conn.execute(
-            insert(INCIDENT).returning(INCIDENT.c.id), values
-        ).scalar_one()
+        [incident_id] = insert_rows(self.conn, INCIDENT, [values])
         values.update(
             id=incident_id,
             acknowledged_at=None,
@@ -600,7 +605,7 @@ class _Batch:
         for episode in new_rows:
             by_columns.setdefault(tuple(_without_id(episode.values)), []).append(episode)
         for same in by_columns.values():
-            ids = insert_alerts(conn, [_without_id(e.values) for e in same])
+            ids = insert_rows(conn, ALERT, [_without_id(e.values) for e in same])
             for episode, alert_id in zip(same, ids, strict=True):
                 episode.values["id"] = alert_id
         for episode in touched:

@@ -20,7 +20,9 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection
+from sqlalchemy import JSON, Boolean, Connection, Table
+
+from routing.tables import UTCDateTime
 
 # What dedup needs of an existing episode; the content columns stay unread.
 EPISODE_COLUMNS = (
@@ -250,39 +252,42 @@ def open_incident_groups(
         ]
 
 
-_ALERT_DATETIMES = _DATETIMES | {"starts_at", "ends_at"}
-_ALERT_JSON = frozenset({"labels", "annotations", "fingerprint_fields"})
-
-
-@lru_cache(maxsize=8)
-def _alert_insert(columns: tuple[str, ...], postgresql: bool) -> tuple[str, tuple[int, ...]]:
-    """The INSERT for alert rows with these columns, and where its datetimes are."""
+@lru_cache(maxsize=16)
+def _row_insert(
+    table: Table, columns: tuple[str, ...], postgresql: bool
+) -> tuple[str, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """The INSERT for rows of `table` with these columns, and where its JSON, datetime
+    and boolean values are (the conversions SQLAlchemy's column types would make)."""
+    types = [table.c[name].type for name in columns]
+    json_at = tuple(i for i, t in enumerate(types) if isinstance(t, JSON))
+    datetime_at = tuple(i for i, t in enumerate(types) if isinstance(t, UTCDateTime))
+    boolean_at = tuple(i for i, t in enumerate(types) if isinstance(t, Boolean))
     if postgresql:
-        marks = ", ".join("%s::json" if c in _ALERT_JSON else "%s" for c in columns)
+        marks = ", ".join("%s::json" if i in json_at else "%s" for i in range(len(columns)))
     else:
         marks = _sqlite_in(len(columns))
-    sql = f"INSERT INTO alert ({', '.join(columns)}) VALUES ({marks})"
-    return sql, tuple(i for i, c in enumerate(columns) if c in _ALERT_DATETIMES)
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+    return sql, json_at, datetime_at, boolean_at
 
 
-def insert_alerts(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert new alert episodes (each a dict of column values without `id`, all with the
-    same columns) and return their ids in order."""
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert rows into `table` (dicts of column values without `id`, all with the same
+    columns) on the driver, and return their ids in order: the new alerts of a storm of
+    distinct alerts, the incidents they open."""
     if not rows:
         return []
     columns = tuple(rows[0])
     postgresql = conn.dialect.name == "postgresql"
-    sql, datetimes = _alert_insert(columns, postgresql)
-    json_at = [i for i, c in enumerate(columns) if c in _ALERT_JSON]
-    flapping_at = columns.index("flapping") if "flapping" in columns else None
+    sql, json_at, datetime_at, boolean_at = _row_insert(table, columns, postgresql)
     params = []
     for row in rows:
         values = [row[c] for c in columns]
         for at in json_at:
             values[at] = orjson.dumps(values[at]).decode()
-        for at in datetimes:
+        for at in datetime_at:
             values[at] = _aware(values[at]) if postgresql else sqlite_datetime(values[at])
-        if flapping_at is not None and not postgresql:
-            values[flapping_at] = int(values[flapping_at])
+        if not postgresql:
+            for at in boolean_at:
+                values[at] = int(values[at])
         params.append(values)
     return _insert_returning_ids(conn, sql, params)
