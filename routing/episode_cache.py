@@ -23,7 +23,7 @@ Entry = tuple[int, dict[str, Any] | None, EpisodeState | None]
 
 class EpisodeCache:
     def __init__(self, capacity: int = 20_000) -> None:
-        # Bounded by distinct fingerprints, never by repeats; oldest insertions go first.
+        # Bounded by distinct fingerprints, never by repeats.
         self.capacity = capacity
         self._entries: dict[str, Entry] = {}
         self._trusted: tuple[int, int] | None = None  # (connection, data_version)
@@ -53,10 +53,8 @@ class EpisodeCache:
 
     def committed(self) -> None:
         entries = self._entries
-        for fingerprint, entry in self._staged:
-            entries.pop(fingerprint, None)  # re-inserted last: evicted last
-            entries[fingerprint] = entry
-        while len(entries) > self.capacity:
+        entries.update(self._staged)
+        while len(entries) > self.capacity:  # the longest-known fingerprints go first
             del entries[next(iter(entries))]
         self._staged = []
         self._trusted = self._pending
