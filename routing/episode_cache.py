@@ -26,8 +26,9 @@ class EpisodeCache:
         # Bounded by distinct fingerprints, never by repeats.
         self.capacity = capacity
         self._entries: dict[str, Entry] = {}
-        self._trusted: tuple[int, int] | None = None  # (connection, data_version)
-        self._pending: tuple[int, int] | None = None
+        # (DBAPI connection, its data_version): versions of two connections don't compare.
+        self._trusted: tuple[object, int] | None = None
+        self._pending: tuple[object, int] | None = None
         self._staged: list[tuple[str, Entry]] = []
 
     def __len__(self) -> int:
@@ -37,11 +38,11 @@ class EpisodeCache:
         """At the start of a batch's transaction (SQLite holds the write lock): forget
         everything if anyone else committed since this cache last did."""
         raw = conn.connection.dbapi_connection
-        version = conn.exec_driver_sql("PRAGMA data_version").scalar_one()
-        now = (id(raw), int(version))
-        if now != self._trusted:
+        version = int(conn.exec_driver_sql("PRAGMA data_version").scalar_one())
+        trusted = self._trusted
+        if trusted is None or trusted[0] is not raw or trusted[1] != version:
             self._entries.clear()
-        self._pending = now
+        self._pending = (raw, version)
         self._staged = []
 
     def get(self, fingerprint: str) -> Entry | None:

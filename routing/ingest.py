@@ -601,12 +601,14 @@ class _Batch:
                 counter_updates.append(episode.values)
             else:
                 state_updates.append(episode.values)
-        by_columns: dict[tuple[str, ...], list[_Episode]] = {}
+        # One insert pass per column set (new episodes all have the same columns).
+        by_columns: dict[tuple[str, ...], list[tuple[_Episode, dict[str, Any]]]] = {}
         for episode in new_rows:
-            by_columns.setdefault(tuple(_without_id(episode.values)), []).append(episode)
-        for same in by_columns.values():
-            ids = insert_rows(conn, ALERT, [_without_id(e.values) for e in same])
-            for episode, alert_id in zip(same, ids, strict=True):
+            row = _without_id(episode.values)
+            by_columns.setdefault(tuple(row), []).append((episode, row))
+        for pairs in by_columns.values():
+            ids = insert_rows(conn, ALERT, [row for _, row in pairs])
+            for (episode, _), alert_id in zip(pairs, ids, strict=True):
                 episode.values["id"] = alert_id
         for episode in touched:
             for outcome in episode.outcomes:
