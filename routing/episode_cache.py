@@ -38,7 +38,9 @@ class EpisodeCache:
         """At the start of a batch's transaction (SQLite holds the write lock): forget
         everything if anyone else committed since this cache last did."""
         raw = conn.connection.dbapi_connection
-        version = int(conn.exec_driver_sql("PRAGMA data_version").scalar_one())
+        assert raw is not None
+        # On the driver: through SQLAlchemy this one pragma cost 8% of a B=1 storm.
+        version = int(raw.execute("PRAGMA data_version").fetchone()[0])
         trusted = self._trusted
         if trusted is None or trusted[0] is not raw or trusted[1] != version:
             self._entries.clear()
