@@ -66,6 +66,10 @@ class Route(BaseModel):
         # As in Alertmanager: a zero interval would post to the channels on every pass.
         if value is not None and value <= timedelta(0):
             raise ValueError("must be longer than 0s")
+        # Feeds keep whole seconds and the follow-up pass runs about once a second, so a
+        # "10ms" would silently mean 1s: say so instead.
+        if value is not None and (value < timedelta(seconds=1) or value.microseconds):
+            raise ValueError("must be a whole number of seconds (at least 1s)")
         return value
 
 

@@ -224,6 +224,13 @@ def test_zero_intervals_are_refused_as_in_alertmanager(field: str) -> None:
         Route.model_validate({field: "0s"})
 
 
+@pytest.mark.parametrize("value", ["10ms", "1500ms"])
+def test_sub_second_intervals_are_refused_not_rounded(value: str) -> None:
+    with pytest.raises(ValueError, match="whole number of seconds"):
+        Route.model_validate({"group_interval": value})
+    assert Route.model_validate({"group_interval": "2s"}).group_interval == timedelta(seconds=2)
+
+
 def test_a_feed_of_an_earlier_opening_ends() -> None:
     done = decide_feed(feed(), "triggered", None, T0 + FOUR_H, stale=True)
     assert (done.kind, done.reason) == (FeedKind.DONE, "the incident resolved and opened again")
