@@ -10,13 +10,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, select, update
+from sqlalchemy.exc import OperationalError
 
-from routing.tables import AlertRow, IncidentRow
+from routing.tables import AlertIdentity, AlertRow, IncidentRow
 from routing.timeline import TIMELINE as TIMELINE
 from routing.timeline import add_timeline as add_timeline
 
 ALERT: Table = AlertRow.metadata.tables["alert"]
 INCIDENT: Table = IncidentRow.metadata.tables["incident"]
+IDENTITY: Table = AlertIdentity.metadata.tables["alert_identity"]
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL, FOR UPDATE NOWAIT on a locked row
 
 INCIDENT_STATUSES = ("triggered", "acknowledged", "resolved")
 ALERT_STATUSES = ("pending", "firing", "resolved")
@@ -181,17 +184,78 @@ def acknowledge(conn: Connection, incident_id: int, actor: str, now: datetime) -
 def resolve(
     conn: Connection, incident_id: int, actor: str, now: datetime, note: str | None = None
 ) -> dict[str, Any]:
+    """Resolve the incident and the alerts still firing in it, as PagerDuty does: if the
+    source keeps firing, its next notification reopens the incident (within
+    reopen_window) or opens a new one, and pages again, instead of being counted on a
+    resolved incident that nobody is paged for."""
+    # Ingest's lock order (alert identities, then the incident), so neither waits on
+    # the other in a cycle; SQLite's BEGIN IMMEDIATE serializes everything anyway.
+    locked = _lock_identities(conn, _firing_fingerprints(conn, incident_id))
     row = _lock_incident(conn, incident_id)
     if row["status"] == "resolved":
         raise InvalidTransition(f"incident #{incident_id} is already resolved")
+    joined = _firing_fingerprints(conn, incident_id) - locked
+    if joined:
+        # Alerts that joined between the read and the incident lock: their writers may
+        # wait for this incident, so wait for none of them.
+        _lock_identities(conn, joined, nowait=True, incident_id=incident_id)
+    still_firing = conn.execute(
+        update(ALERT)
+        .where(ALERT.c.incident_id == incident_id, ALERT.c.status == "firing")
+        .values(status="resolved", resolved_at=now)
+    ).rowcount
     conn.execute(
         update(INCIDENT)
         .where(INCIDENT.c.id == incident_id)
-        .values(status="resolved", resolved_at=now, resolved_by=actor, updated_at=now)
+        .values(
+            status="resolved",
+            resolved_at=now,
+            resolved_by=actor,
+            updated_at=now,
+            open_alert_count=0,
+        )
     )
     message = f"resolved by {actor}" + (f": {note}" if note else "")
     add_timeline(conn, incident_id, now, "resolved", message, actor)
+    if still_firing:
+        alerts = f"{still_firing} alert{'s' if still_firing > 1 else ''}"
+        add_timeline(
+            conn,
+            incident_id,
+            now,
+            "alerts_resolved",
+            f"{alerts} still firing resolved with the incident: firing again reopens it and pages",
+            actor,
+        )
     return get_incident(conn, incident_id, details=False)
+
+
+def _firing_fingerprints(conn: Connection, incident_id: int) -> set[str]:
+    query = select(ALERT.c.fingerprint).where(
+        ALERT.c.incident_id == incident_id, ALERT.c.status == "firing"
+    )
+    return set(conn.execute(query).scalars())
+
+
+def _lock_identities(
+    conn: Connection, fingerprints: set[str], *, nowait: bool = False, incident_id: int = 0
+) -> set[str]:
+    if not fingerprints:
+        return set()
+    query = (
+        select(IDENTITY.c.fingerprint)
+        .where(IDENTITY.c.fingerprint.in_(sorted(fingerprints)))
+        .order_by(IDENTITY.c.fingerprint)
+        .with_for_update(nowait=nowait)
+    )
+    try:
+        return set(conn.execute(query).scalars())
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        raise InvalidTransition(
+            f"incident #{incident_id} is taking new alerts right now; try again"
+        ) from exc
 
 
 def add_note(conn: Connection, incident_id: int, actor: str, now: datetime, text: str) -> None:

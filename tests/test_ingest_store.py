@@ -13,8 +13,9 @@ from routing.alert import Alert, AlertStatus, Severity
 from routing.database import make_engine
 from routing.dedup import DecisionKind, DedupPolicy
 from routing.fingerprint import fingerprint_of
-from routing.incidents import get_incident
+from routing.incidents import get_incident, resolve
 from routing.ingest import ALERT, INBOX, INCIDENT, IngestPolicy, Submission, ingest
+from routing.storm_sql import read_episodes
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 POLICY = IngestPolicy(
@@ -135,6 +136,66 @@ def test_reopen_within_window_and_new_episode_after(engine: Engine) -> None:
     assert decided.kind is DecisionKind.NEW
     assert decided.incident_id == 2
     assert count(engine, ALERT) == 2  # a second episode of the same fingerprint
+
+
+def resolve_by_hand(engine: Engine, at: datetime) -> dict:  # type: ignore[type-arg]
+    with engine.begin() as conn:
+        resolve(conn, 1, "alice", at, "rolled back")
+        return get_incident(conn, 1)
+
+
+def test_resolving_by_hand_resolves_the_firing_alerts_and_a_new_fire_pages_again(
+    engine: Engine,
+) -> None:
+    run(engine, [am_alert("A"), sentry_alert("9")], T0)
+    incident = resolve_by_hand(engine, T0 + timedelta(minutes=1))
+    assert (incident["status"], incident["open_alert_count"]) == ("resolved", 0)
+    assert [a["status"] for a in incident["alerts"]] == ["resolved", "resolved"]
+    assert [(e["kind"], e["message"]) for e in incident["timeline"][-2:]] == [
+        ("resolved", "resolved by alice: rolled back"),
+        (
+            "alerts_resolved",
+            "2 alerts still firing resolved with the incident: firing again reopens it and pages",
+        ),
+    ]
+    # The source still fires A: the incident opens again (and so pages) rather than
+    # counting A on an incident nobody is paged for; the source's resolve of 9 is stale.
+    again = run(engine, [am_alert("A")], T0 + timedelta(minutes=5)).submissions[0].alerts[0]
+    assert (again.kind, again.incident_id) == (DecisionKind.REOPEN, 1)
+    late = run(engine, [sentry_alert("9", "resolved")], T0 + timedelta(minutes=6), "sentry")
+    assert late.submissions[0].alerts[0].kind is DecisionKind.STALE
+    with engine.connect() as conn:
+        reopened = get_incident(conn, 1)
+    assert (reopened["status"], reopened["open_alert_count"]) == ("triggered", 1)
+    assert reopened["timeline"][-1]["kind"] == "reopened"
+    # After reopen_window a still-firing alert opens a new incident instead.
+    resolve_by_hand(engine, T0 + timedelta(minutes=7))
+    after = run(engine, [am_alert("A")], T0 + timedelta(hours=4)).submissions[0].alerts[0]
+    assert (after.kind, after.incident_id) == (DecisionKind.NEW, 2)
+
+
+def test_resolving_by_hand_waits_for_a_batch_that_read_its_alerts(database_url: str) -> None:
+    """A batch has read alert A (holding A's identity lock, as ingest does) and will
+    write a repeat: the person's resolve must wait for it, or the batch would write A
+    back as firing onto the resolved incident."""
+    writer, person = make_engine(database_url), make_engine(database_url)
+    run(writer, [am_alert("A")], T0)
+    resolved = threading.Event()
+    with writer.begin() as conn:
+        read_episodes(conn, [am_alert("A").fingerprint])
+        thread = threading.Thread(
+            target=lambda: (resolve_by_hand(person, T0 + timedelta(seconds=1)), resolved.set())
+        )
+        thread.start()
+        assert not resolved.wait(0.5)
+        ingest(conn, [Submission("alertmanager", [am_alert("A")], b"{}")], T0, POLICY)
+    thread.join(10)
+    assert resolved.is_set()
+    with writer.connect() as conn:
+        alert = get_incident(conn, 1)["alerts"][0]
+    assert (alert["status"], alert["occurrences"]) == ("resolved", 2)
+    writer.dispose()
+    person.dispose()
 
 
 def test_nginx_threshold_holds_the_alert_pending(engine: Engine) -> None:

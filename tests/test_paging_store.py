@@ -29,6 +29,7 @@ from routing.ingest import BatchOutcome, IngestPolicy, Submission, ingest
 from routing.outbox import claim_due, next_due, notifications_of, record_result
 from routing.paging import StepKind
 from routing.policy import PolicyConfig
+from routing.response import resolve
 from tests.paging_support import T0
 
 CONFIG = PolicyConfig.model_validate(
@@ -246,6 +247,17 @@ def test_a_reopened_incident_pages_again_in_a_new_round(engine: Engine) -> None:
         rounds = [(e["round"], e["state"]) for e in escalations_of(conn, 1)]
     assert rounds == [(1, "stopped"), (2, "active")]
     assert count(engine, NOTIFICATION, NOTIFICATION.c.kind == "channel") == 2
+
+
+def test_resolved_by_hand_while_firing_the_next_fire_pages_again(engine: Engine) -> None:
+    receive(engine, [alert()], T0)
+    with engine.begin() as conn:
+        resolve(conn, 1, "alice", T0 + timedelta(minutes=1))
+    outcome = receive(engine, [alert()], T0 + timedelta(minutes=6))  # Alertmanager resends
+    assert [e.kind.value for e in outcome.incident_events] == ["reopened"]
+    with engine.connect() as conn:
+        rounds = [(e["round"], e["state"]) for e in escalations_of(conn, 1)]
+    assert rounds == [(1, "stopped"), (2, "active")]
 
 
 def test_a_stored_silence_mutes_and_is_recorded_then_an_unsilenced_alert_pages(
