@@ -337,7 +337,7 @@ async def wait_for_sink(sink: Sink, count: int, timeout: float) -> None:
 
 async def drive(
     args: argparse.Namespace, port: int, server_pid: int, sink: Sink
-) -> tuple[list[Sent], Load, int]:
+) -> tuple[list[Sent], Load, int, float]:
     """Warm up (imports, apprise's plugin, the first connections), then send at the rate
     and wait for the sink to have as many pages as alerts were accepted."""
     load = Load(port)
@@ -351,6 +351,8 @@ async def drive(
     peak = [0]
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_rss(server_pid, peak, stop))
+    server = psutil.Process(server_pid)
+    cpu_before = sum(server.cpu_times()[:2])
     start = time.time() + 0.2
     sent = [Sent(start + i / args.rate) for i in range(count)]
     tasks = []
@@ -362,11 +364,12 @@ async def drive(
     await asyncio.gather(*tasks)
     accepted = sum(1 for r in sent if r.status == 202)
     await wait_for_sink(sink, warm + accepted, args.drain)
+    cpu_used = sum(server.cpu_times()[:2]) - cpu_before  # until the last page went out
     await asyncio.sleep(0.3)  # let a late duplicate land before counting
     stop.set()
     await sampler
     load.close()
-    return sent, load, peak[0]
+    return sent, load, peak[0], cpu_used
 
 
 # ---------------------------------------------------------------- report
@@ -411,6 +414,7 @@ def report(
     sent: list[Sent],
     load: Load,
     peak_rss: int,
+    cpu_used: float,
     handed: list[tuple[float, str]],
     records: list[tuple[float, bytes]],
 ) -> None:
@@ -463,6 +467,12 @@ def report(
     trend = " ".join(f"{percentile(v, 0.99) * 1000:.0f}" for _, v in sorted(per_second.items()))
     print(f"  accepted -> sink p99 (ms) per second of sending: {trend}")
     print(f"  server peak RSS {peak_rss / 2**20:.1f} MiB")
+    if accepted:
+        # CPU, not wall time, bounds the rate: one core pages at most 1 / this per second.
+        print(
+            f"  server CPU {cpu_used / len(accepted) * 1000:.2f} ms per accepted alert "
+            "(webhook, incident, routing, page, apprise send)"
+        )
 
 
 def main() -> None:
@@ -506,7 +516,7 @@ def main() -> None:
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )
-                sent, load, peak_rss = asyncio.run(drive(args, port, proc.pid, sink))
+                sent, load, peak_rss, cpu_used = asyncio.run(drive(args, port, proc.pid, sink))
                 if profiler is not None:
                     profiler.wait(timeout=60)
             finally:
@@ -519,7 +529,7 @@ def main() -> None:
         if not handoff.exists():
             print("the server wrote no hand-off times:\n" + (workdir / "server.log").read_text())
     db = "sqlite" if database_url.startswith("sqlite") else "postgresql"
-    report(args, db, sent, load, peak_rss, handed, records)
+    report(args, db, sent, load, peak_rss, cpu_used, handed, records)
 
 
 if __name__ == "__main__":
