@@ -15,7 +15,7 @@ from bot.commands_model import SilenceAlerts, Unsilence
 from routing import incidents
 from routing import silence_store as silences
 from routing.duration import format_duration
-from routing.escalation_store import stop_escalations
+from routing.escalation_store import cancel_pending_pages
 from routing.matcher import Matcher, MatchType
 from routing.silence import Silence
 
@@ -56,8 +56,10 @@ def silence_alerts(
     incidents.add_timeline(
         conn, incident_id, now, "silenced", text, actor.name, {"silence_id": silence.id}
     )
-    # Someone silencing a page wants the paging to stop now, not only for new alerts.
-    stop_escalations(conn, incident_id, now, f"silenced by {actor.name}", actor.name)
+    # Someone silencing a page wants it quiet now: pages not yet sent are dropped, and
+    # the escalation's next step waits for the silence to end (it runs then if nobody
+    # acknowledged: a snooze, not a stop).
+    cancel_pending_pages(conn, incident_id, now, f"silenced by {actor.name}")
     return Reply(text, "public", incident_id, True, action="silence", incident=item)
 
 

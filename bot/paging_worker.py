@@ -42,7 +42,8 @@ from integrations.notifiers import (
     send_text,
 )
 from routing.database import is_unavailable
-from routing.escalation_store import ESCALATION, StepReport, run_due_escalations, start_paging
+from routing.escalation_steps import StepReport, run_due_escalations
+from routing.escalation_store import ESCALATION, start_paging
 from routing.ingest import BatchOutcome
 from routing.outbox import (
     Claimed,
@@ -77,7 +78,7 @@ class PagingMetrics:
         )
         self.steps = Counter(
             "firebell_escalation_steps",
-            "Escalation steps run, by what they did (page, stop, done)",
+            "Escalation steps come due, by what they did (page, pause, stop, done)",
             ["outcome"],
             registry=registry,
         )

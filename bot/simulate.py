@@ -27,6 +27,7 @@ from routing.database import is_sqlite, make_engine
 from routing.dedup import DecisionKind
 from routing.duration import format_duration
 from routing.escalation import Recipient, split_target
+from routing.escalation_steps import step_recipients
 from routing.escalation_store import (
     ESCALATION,
     INCIDENT,
@@ -34,7 +35,6 @@ from routing.escalation_store import (
     all_silences,
     firing_labels,
     start_paging,
-    step_recipients,
 )
 from routing.ingest import AlertOutcome, IncidentEventKind, Submission, ingest
 from routing.inhibition import inhibited_by

@@ -16,16 +16,12 @@ from sqlalchemy import Connection, insert, select, update
 
 from routing.database import insert_ignoring_duplicates
 from routing.escalation_store import (
-    ALERT,
     DECISION,
     INCIDENT,
     NOTIFICATION,
-    ROUTING_COLUMNS,
     SILENCE,
-    all_silences,
     apply_triage,
     channel_row,
-    firing_labels,
     incident_rounds,
 )
 from routing.follow_up import (
@@ -40,7 +36,8 @@ from routing.follow_up import (
     muted_reason,
 )
 from routing.follow_up_store import FEED, HOLD, feed_of
-from routing.paging import Triage, TriageOutcome, routing_labels, silence_label, triage
+from routing.incident_triage import IncidentTriages
+from routing.paging import TriageOutcome, silence_label
 from routing.policy import PolicyConfig
 from routing.timeline import add_timeline
 
@@ -78,7 +75,7 @@ def run_follow_ups(
     if not holds and not feeds:
         return report
     incident_ids = sorted({r.incident_id for r in [*holds, *feeds]})
-    triages = _Triages(conn, config, now, incident_ids)
+    triages = IncidentTriages(conn, config, now, incident_ids)
     rounds = incident_rounds(conn, incident_ids)
     for row in holds:
         release = _release(conn, row, rounds[row.incident_id], triages, now)
@@ -87,39 +84,6 @@ def run_follow_ups(
         kind, reason = _feed(conn, row, rounds[row.incident_id], triages, now)
         report.feeds.append((row.incident_id, kind, reason))
     return report
-
-
-class _Triages:
-    """Each open alert's triage at `now`, for the incidents of one pass (loaded once)."""
-
-    def __init__(
-        self, conn: Connection, config: PolicyConfig, now: datetime, incident_ids: list[int]
-    ) -> None:
-        rows = conn.execute(
-            select(*ROUTING_COLUMNS)
-            .where(ALERT.c.incident_id.in_(incident_ids), ALERT.c.status != "resolved")
-            .order_by(ALERT.c.id)
-        ).all()
-        self.alerts: dict[int, list[tuple[str, dict[str, str]]]] = {}
-        for r in rows:
-            labels = routing_labels(r.labels, r.severity, r.service, r.source)
-            self.alerts.setdefault(r.incident_id, []).append((r.fingerprint, labels))
-        targets = [labels for alerts in self.alerts.values() for _, labels in alerts]
-        self.config = config
-        self.now = now
-        self.silences = all_silences(conn, config, now)
-        self.firing = firing_labels(conn, config, targets)
-        self._decided: dict[int, list[tuple[str, Triage]]] = {}
-
-    def of(self, incident_id: int) -> list[tuple[str, Triage]]:
-        """Triaged once per incident, however many of its holds and feeds are due."""
-        decided = self._decided.get(incident_id)
-        if decided is None:
-            decided = self._decided[incident_id] = [
-                (fp, triage(self.config, labels, self.now, self.silences, self.firing))
-                for fp, labels in self.alerts.get(incident_id, [])
-            ]
-        return decided
 
 
 # ------------------------------------------------------------------ held incidents
@@ -147,7 +111,7 @@ def _silence_end(
 
 
 def _release(
-    conn: Connection, row: Any, round_no: int, triages: _Triages, now: datetime
+    conn: Connection, row: Any, round_no: int, triages: IncidentTriages, now: datetime
 ) -> Release:
     hold = Hold(
         row.incident_id,
@@ -223,7 +187,7 @@ def _finish_hold(conn: Connection, hold_id: int, state: str, reason: str, now: d
 
 
 def _feed(
-    conn: Connection, row: Any, round_no: int, triages: _Triages, now: datetime
+    conn: Connection, row: Any, round_no: int, triages: IncidentTriages, now: datetime
 ) -> tuple[FeedKind, str]:
     feed = feed_of(row)
     stale = row.round != round_no

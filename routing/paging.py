@@ -152,6 +152,7 @@ class StepKind(StrEnum):
     PAGE = "page"  # run the step: page its targets, then wait or finish
     STOP = "stop"  # the incident no longer needs paging (acknowledged or resolved)
     DONE = "done"  # nothing left to run (e.g. the policy lost steps in a config reload)
+    PAUSE = "pause"  # every open alert is muted now: run this step once nothing mutes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,11 +182,15 @@ def decide_step(
     pass_no: int,
     step_no: int,
     incident_status: str,
+    mute: Triage | None = None,
 ) -> StepDecision:
-    """What a due escalation does now.
+    """What a due escalation does now; `mute` is what mutes every open alert of the
+    incident at this instant (a silence, an inhibition, a time interval), if anything.
 
     `repeat: N` means the policy runs 1 + N passes over its steps (EscalationPolicy's
-    reading), so `repeat: 2` pages through every step three times at most.
+    reading), so `repeat: 2` pages through every step three times at most. A muted
+    step waits, as Alertmanager holds back notifications for silenced alerts; it runs
+    when the mute ends if nobody acknowledged by then (PagerDuty's snooze).
     """
     if incident_status == "acknowledged":
         return StepDecision(StepKind.STOP, "incident acknowledged")
@@ -197,6 +202,9 @@ def decide_step(
         )
     if step_no >= len(policy.steps) or pass_no > policy.repeat:
         return StepDecision(StepKind.DONE, "no steps left (the policy changed)")
+    if mute is not None:
+        label = step_label(policy, pass_no, step_no)
+        return StepDecision(StepKind.PAUSE, mute.detail, pass_no, step_no, label=label)
     return StepDecision(
         StepKind.PAGE,
         pass_no=pass_no,

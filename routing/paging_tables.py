@@ -63,6 +63,9 @@ class EscalationRow(SQLModel, table=True):
     updated_at: datetime = _ts()
     finished_at: datetime | None = _ts(nullable=True)
     reason: str | None = None  # why it stopped or finished
+    # Set while the step due waits because every alert of the incident is muted.
+    paused_at: datetime | None = _ts(nullable=True)
+    paused_reason: str | None = None
 
 
 class NotificationRow(SQLModel, table=True):

@@ -17,6 +17,7 @@ from routing.escalation import EscalationPolicy, Recipient
 from routing.outbox import Claimed, cancel_reason
 from routing.paging import (
     StepKind,
+    Triage,
     TriageOutcome,
     channel_key,
     decide_step,
@@ -185,6 +186,16 @@ def test_step_decisions_stop_on_ack_and_resolve() -> None:
     assert page.targets == ("user:bob", "team:ops")
     assert page.label == "step 2 of 2 (pass 2 of 3)"
     assert decide_step(POLICY, "ops", 3, 0, "triggered").kind is StepKind.DONE
+
+
+def test_a_muted_step_pauses_but_ack_resolve_and_an_exhausted_policy_still_end_it() -> None:
+    muted = Triage(TriageOutcome.SILENCED, "silenced by s1: deploy", silence_id="s1")
+    pause = decide_step(POLICY, "ops", 0, 1, "triggered", muted)
+    assert (pause.kind, pause.reason) == (StepKind.PAUSE, "silenced by s1: deploy")
+    assert (pause.pass_no, pause.step_no, pause.targets) == (0, 1, ())  # pages nobody
+    assert pause.label == "step 2 of 2 (pass 1 of 3)"
+    assert decide_step(POLICY, "ops", 0, 1, "acknowledged", muted).kind is StepKind.STOP
+    assert decide_step(POLICY, "ops", 3, 0, "triggered", muted).kind is StepKind.DONE
 
 
 def test_repeat_two_means_three_passes_with_waits_from_when_a_step_ran() -> None:

@@ -13,13 +13,14 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from routing.alert import Alert, AlertStatus, Severity
 from routing.database import make_engine
+from routing.escalation_steps import run_due_escalations
 from routing.escalation_store import (
     DECISION,
     ESCALATION,
     NOTIFICATION,
     SILENCE,
+    cancel_pending_pages,
     escalations_of,
-    run_due_escalations,
     start_paging,
     stop_escalations,
 )
@@ -258,6 +259,50 @@ def test_resolved_by_hand_while_firing_the_next_fire_pages_again(engine: Engine)
     with engine.connect() as conn:
         rounds = [(e["round"], e["state"]) for e in escalations_of(conn, 1)]
     assert rounds == [(1, "stopped"), (2, "active")]
+
+
+def test_a_silence_made_while_paging_pauses_the_next_step_until_it_ends(engine: Engine) -> None:
+    receive(engine, [alert()], T0)
+    steps(engine, T0 + WAIT)  # step 1 pages alice; step 2 is due 5 minutes later
+    silence_ends = T0 + timedelta(hours=1)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(SILENCE).values(
+                id="5e1f-snooze",
+                matchers=['service="api"'],
+                starts_at=T0 + timedelta(minutes=1),
+                ends_at=silence_ends,
+                created_by="alice",
+                comment="looking",
+                created_at=T0 + timedelta(minutes=1),
+            )
+        )
+        # What silencing from chat also does: alice's undelivered pages are dropped.
+        assert cancel_pending_pages(conn, 1, T0 + timedelta(minutes=1), "silenced by alice") == 2
+    step_two_due = T0 + WAIT + timedelta(minutes=5)
+    for at in (step_two_due, step_two_due + timedelta(minutes=20)):  # re-checked meanwhile
+        [report] = steps(engine, at)
+        assert report.kind is StepKind.PAUSE
+    with engine.connect() as conn:
+        [esc] = escalations_of(conn, 1)
+    assert (esc["state"], esc["step_no"]) == ("active", 1)
+    assert esc["paused_reason"] == "silenced by 5e1f-snooze: looking"
+    paused = [m for k, m in timeline(engine) if k == "escalation_paused"]
+    assert paused == [
+        "escalation ops paused before step 2 of 2 (pass 1 of 2): silenced by 5e1f-snooze: looking"
+    ]  # once, however often it is looked at
+    assert not any(p[2] and "step 2" in p[2] for p in pages(engine))
+
+    [report] = steps(engine, silence_ends)  # nobody acknowledged: the escalation goes on
+    assert report.kind is StepKind.PAGE and report.label == "step 2 of 2 (pass 1 of 2)"
+    assert {r.name for r in report.recipients} == {"bob", "ops"}
+    kinds = [k for k, _ in timeline(engine)]
+    assert kinds[-2:] == ["escalation_resumed", "escalation_step"]
+    with engine.connect() as conn:
+        [esc] = escalations_of(conn, 1)
+        statuses = {(n["recipient"], n["status"]) for n in notifications_of(conn, 1)}
+    assert (esc["paused_at"], esc["paused_reason"]) == (None, None)
+    assert ("alice", "cancelled") in statuses and ("bob", "pending") in statuses
 
 
 def test_a_stored_silence_mutes_and_is_recorded_then_an_unsilenced_alert_pages(
