@@ -67,6 +67,8 @@ def run_due_escalations(
             ESCALATION.c.policy,
             ESCALATION.c.pass_no,
             ESCALATION.c.step_no,
+            ESCALATION.c.due_at,
+            ESCALATION.c.updated_at,
             ESCALATION.c.paused_at,
             ESCALATION.c.paused_reason,
         )
@@ -86,10 +88,18 @@ def run_due_escalations(
             .with_for_update(read=True, key_share=True, skip_locked=True)
         ).all()
     )
-    # Silences, inhibitions and time intervals may have started since paging began.
-    triggered = sorted(iid for iid, state in status.items() if state == "triggered")
-    triages = IncidentTriages(conn, config, now, triggered) if triggered else None
-    mutes = {iid: triages.mute(iid) for iid in triggered} if triages else {}
+    # Silences, inhibitions and time intervals may have started since paging began; a
+    # step due the instant paging was decided (the first one, no group_wait) was just
+    # triaged by that decision, so only the others are looked at again.
+    recheck = sorted(
+        {
+            iid
+            for row in due
+            if status.get(iid := row.incident_id) == "triggered" and not _decided_for(row)
+        }
+    )
+    triages = IncidentTriages(conn, config, now, recheck) if recheck else None
+    mutes = {iid: triages.mute(iid) for iid in recheck} if triages else {}
     writes = _StepWrites()
     reports = [
         _run_step(
@@ -104,6 +114,12 @@ def run_due_escalations(
     ]
     writes.flush(conn)
     return reports
+
+
+def _decided_for(row: Any) -> bool:
+    """True for a first step due at the very instant its routing decision wrote it."""
+    fresh = row.pass_no == 0 and row.step_no == 0 and row.paused_at is None
+    return bool(fresh and row.due_at == row.updated_at)
 
 
 _ROWS_PER_STATEMENT = 1000  # x 12 columns at most: well inside SQLite's parameter limit

@@ -149,7 +149,7 @@ def start_paging(
         result = triage(config, item.labels, now, silences, firing)
         started = apply_triage(conn, event.incident_id, result, rounds[event.incident_id], now)
         if event.kind is not IncidentEventKind.ALERT_ADDED or started:
-            decisions.append(_decision_row(event, result, now))
+            decisions.append(decision_row(event.incident_id, event.fingerprint, result, now))
             timeline.append(_timeline_row(event, result, now))
         decided.append((event, result))
     # One statement per table for the batch: a storm of new incidents opens hundreds.
@@ -284,15 +284,18 @@ _TIMELINE_KIND = {
 }
 
 
-def _decision_row(event: IncidentEvent, result: Triage, now: datetime) -> dict[str, Any]:
+def decision_row(
+    incident_id: int, fingerprint: str, result: Triage, now: datetime, detail: str | None = None
+) -> dict[str, Any]:
+    """A paging_decision row: what one alert's triage decided (`detail` overrides why)."""
     return {
-        "incident_id": event.incident_id,
-        "fingerprint": event.fingerprint,
+        "incident_id": incident_id,
+        "fingerprint": fingerprint,
         "at": now,
         "outcome": result.outcome.value,
         "silence_id": result.silence_id,
         "route_path": result.route_path,
-        "detail": result.detail[:2000],
+        "detail": (result.detail if detail is None else detail)[:2000],
     }
 
 
@@ -387,6 +390,7 @@ __all__ = [
     "apply_triage",
     "cancel_pending_pages",
     "channel_row",
+    "decision_row",
     "escalations_of",
     "firing_labels",
     "incident_rounds",

@@ -22,6 +22,7 @@ from routing.escalation_store import (
     SILENCE,
     apply_triage,
     channel_row,
+    decision_row,
     incident_rounds,
 )
 from routing.follow_up import (
@@ -144,16 +145,8 @@ def _release(
     routed_fingerprints = [fp for fp, t in decided if t.outcome is TriageOutcome.ROUTED]
     for routed, fingerprint in zip(release.triages, routed_fingerprints, strict=True):
         started |= apply_triage(conn, row.incident_id, routed, round_no, now)
-        conn.execute(
-            insert(DECISION).values(
-                incident_id=row.incident_id,
-                fingerprint=fingerprint,
-                at=now,
-                outcome=routed.outcome.value,
-                route_path=routed.route_path,
-                detail=release.reason[:2000],
-            )
-        )
+        decision = decision_row(row.incident_id, fingerprint, routed, now, release.reason)
+        conn.execute(insert(DECISION).values(decision))
     if not started:  # another pass (or a joining alert) started it already
         _finish_hold(conn, row.id, "paged", "already paged", now)
         return release

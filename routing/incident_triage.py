@@ -37,7 +37,7 @@ class IncidentTriages:
         self._decided: dict[int, list[tuple[str, Triage]]] = {}
 
     def of(self, incident_id: int) -> list[tuple[str, Triage]]:
-        """Triaged once per incident, however many of its holds and feeds are due."""
+        """Triaged once per incident, however many of its steps, holds and feeds are due."""
         decided = self._decided.get(incident_id)
         if decided is None:
             decided = self._decided[incident_id] = [

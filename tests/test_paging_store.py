@@ -305,6 +305,25 @@ def test_a_silence_made_while_paging_pauses_the_next_step_until_it_ends(engine: 
     assert ("alice", "cancelled") in statuses and ("bob", "pending") in statuses
 
 
+def test_a_silence_made_during_group_wait_pauses_the_first_step(engine: Engine) -> None:
+    receive(engine, [alert()], T0)  # the route's group_wait: the first step is due at T0+30s
+    with engine.begin() as conn:
+        conn.execute(
+            insert(SILENCE).values(
+                id="9a2c-quick",
+                matchers=['alertname="HighLatency"'],
+                starts_at=T0,
+                ends_at=T0 + timedelta(minutes=10),
+                created_by="bob",
+                comment="known",
+                created_at=T0 + timedelta(seconds=5),
+            )
+        )
+    [report] = steps(engine, T0 + WAIT)
+    assert (report.kind, report.label) == (StepKind.PAUSE, "step 1 of 2 (pass 1 of 2)")
+    assert not [p for p in pages(engine) if p[0] == "page"]
+
+
 def test_a_stored_silence_mutes_and_is_recorded_then_an_unsilenced_alert_pages(
     engine: Engine,
 ) -> None:
