@@ -25,15 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text
 from storm import make_bodies
 
-from bot.app import ingest_policy
 from bot.config import default_settings
-from bot.runtime import utc_now
+from bot.http.app import ingest_policy
+from bot.runtime.state import utc_now
 from integrations.sources import SOURCES
 from integrations.sources.base import SourceOptions
-from routing.database import is_sqlite, make_engine
-from routing.episode_cache import EpisodeCache
-from routing.ingest import Submission, ingest
-from routing.migrate import upgrade
+from routing.intake.episode_cache import EpisodeCache
+from routing.intake.ingest import Submission, ingest
+from routing.storage.database import is_sqlite, make_engine
+from routing.storage.migrate import upgrade
 
 
 def best_of(repeat: int, run: Callable[[], object]) -> float:

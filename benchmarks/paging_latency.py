@@ -53,8 +53,8 @@ from sqlalchemy import create_engine, func, select
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from routing.database import sqlalchemy_url  # noqa: E402
-from routing.outbox import INCIDENT  # noqa: E402
+from routing.paging.outbox import INCIDENT  # noqa: E402
+from routing.storage.database import sqlalchemy_url  # noqa: E402
 
 INSTANCE = re.compile(rb"bench-(\d{7}):9100")
 HOST = "127.0.0.1"
@@ -68,7 +68,7 @@ SERVE = "--serve-instrumented"  # argv[1] when this file runs as the server
 
 def serve_instrumented(handoff_file: str, cli_args: list[str]) -> int:
     """`firebell serve` with AppriseNotifier.send wrapped to note (time, instances)."""
-    from bot.cli import main as cli_main
+    from bot.cli.main import main as cli_main
     from integrations.notifiers.apprise import AppriseNotifier
 
     handed: list[tuple[float, str]] = []
@@ -120,7 +120,7 @@ def start_server(
     env = {**os.environ, "FIREBELL_CONFIG": str(config), "PYTHONPATH": str(REPO)}
     if not database_url.startswith("sqlite"):
         subprocess.run(
-            [sys.executable, "-m", "bot.cli", "db", "upgrade"],
+            [sys.executable, "-m", "bot.cli.main", "db", "upgrade"],
             env=env,
             check=True,
             cwd=workdir,

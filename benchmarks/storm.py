@@ -31,7 +31,7 @@ import psutil
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from routing.database import sqlalchemy_url
+from routing.storage.database import sqlalchemy_url
 
 
 def make_bodies(n: int, k: int, g: int, b: int, seed: int = 7) -> list[bytes]:
@@ -114,10 +114,22 @@ def start_server(database_url: str, port: int, workdir: Path) -> subprocess.Pope
     env = {**os.environ, "FIREBELL_CONFIG": str(config)}
     if not database_url.startswith("sqlite"):
         subprocess.run(
-            [sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env, check=True, cwd=workdir
+            [sys.executable, "-m", "bot.cli.main", "db", "upgrade"],
+            env=env,
+            check=True,
+            cwd=workdir,
         )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "bot.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         env=env,
         cwd=workdir,
     )

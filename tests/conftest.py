@@ -10,12 +10,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from routing.migrate import upgrade
+from routing.storage.migrate import upgrade
+from tests.support.paths import SHARED_FIXTURES as SHARED
 
 PG_ADMIN_URL = os.environ.get("FIREBELL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # In CI a missing PostgreSQL is a failure, never a silent skip.
 REQUIRE_PG = os.environ.get("FIREBELL_REQUIRE_PG") == "1"
-SHARED_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+SHARED_FIXTURES = SHARED
 
 
 def _pg_url_for(database: str) -> str:

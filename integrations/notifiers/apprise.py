@@ -15,7 +15,7 @@ from integrations.notifiers.base import (
     TextMessage,
 )
 from integrations.notifiers.message import render_text, render_title
-from routing.alert import Severity
+from routing.intake.alert import Severity
 
 _NOTIFY_TYPES = {
     Severity.CRITICAL: apprise.NotifyType.FAILURE,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
-from routing.alert import Severity
+from routing.intake.alert import Severity
 
 if TYPE_CHECKING:
     import httpx

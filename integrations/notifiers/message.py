@@ -8,8 +8,8 @@ from typing import Any
 
 from integrations.notifiers.base import Notification
 from integrations.notifiers.button import buttons_for, discord_custom_id, slack_block_id
-from routing.alert import Severity
-from routing.duration import format_duration
+from routing.basics.duration import format_duration
+from routing.intake.alert import Severity
 
 # Limits from the Slack Block Kit and Discord API references; exceeding them makes the
 # whole post fail (Slack: invalid_blocks, Discord: 400), so every field is clipped.

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from routing.alert import Alert
+from routing.intake.alert import Alert
 
 
 class PayloadError(ValueError):

@@ -38,8 +38,8 @@ from integrations.sources.payload import (
     string_map,
     type_name,
 )
-from routing.alert import Alert, AlertStatus, Severity
-from routing.fingerprint import fingerprint_of
+from routing.intake.alert import Alert, AlertStatus, Severity
+from routing.intake.fingerprint import fingerprint_of
 
 NAME = "generic"
 

@@ -34,8 +34,8 @@ import orjson
 
 from integrations.sources.base import ParseResult, PayloadError, SourceOptions
 from integrations.sources.payload import header, type_name
-from routing.alert import UNKNOWN_SERVICE, Alert, AlertStatus, Severity
-from routing.fingerprint import fingerprint_of
+from routing.intake.alert import UNKNOWN_SERVICE, Alert, AlertStatus, Severity
+from routing.intake.fingerprint import fingerprint_of
 
 NAME = "nginx"
 TITLE_LIMIT = 200

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from integrations.sources.base import PayloadError, SourceOptions
-from routing.alert import UNKNOWN_SERVICE
+from routing.intake.alert import UNKNOWN_SERVICE
 
 
 def decode_json(body: bytes) -> Any:

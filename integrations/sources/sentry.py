@@ -34,8 +34,8 @@ from integrations.sources.payload import (
     parse_time,
     require_object,
 )
-from routing.alert import UNKNOWN_SERVICE, Alert, AlertStatus, Severity
-from routing.fingerprint import fingerprint_of
+from routing.intake.alert import UNKNOWN_SERVICE, Alert, AlertStatus, Severity
+from routing.intake.fingerprint import fingerprint_of
 
 NAME = "sentry"
 LEGACY_NAME = "sentry-legacy"

@@ -1,0 +1,125 @@
+"""The transport-neutral incident command layer shared by Slack, Discord, the CLI and REST.
+
+`parse_command` turns the words after `/incident` into a Command (pure, no I/O);
+`execute` runs it for an Actor and answers with a Reply the surface renders. Every
+surface speaks the same words, so `/incident ack 42` acts alike everywhere.
+
+This module is the public face; each job lives in its own module:
+  commands_model        the Command values and CommandError
+  commands_specs        usage, examples, aliases and help text
+  commands_parse        text / Discord options / buttons -> Command (pure)
+  commands_context      Actor, CommandContext and Reply
+  commands_permissions  who may change incidents
+  commands_execute      execute: permission check, then dispatch to a family below
+  commands_incidents    list, show, ack, resolve, note
+  commands_silences     silence, silences, unsilence
+  commands_oncall       oncall
+  commands_paging       page (by hand)
+  commands_playbooks    run
+  commands_escalation   queueing pages made by hand
+  commands_format       reply text
+"""
+
+from __future__ import annotations
+
+from bot.commands.context import (
+    Actor,
+    AlertSubmitter,
+    ChangeHook,
+    CommandContext,
+    PlaybookRunner,
+    Reply,
+    Surface,
+    Visibility,
+    discord_actor,
+    slack_actor,
+)
+from bot.commands.escalation import queue_manual_pages
+from bot.commands.execute import execute
+from bot.commands.formatting import incident_line, oncall_line, show_text, silences_text
+from bot.commands.model import (
+    Ack,
+    Command,
+    CommandError,
+    Help,
+    ListIncidents,
+    ListSilences,
+    Note,
+    Oncall,
+    Page,
+    Resolve,
+    RunPlaybook,
+    ShowIncident,
+    SilenceAlerts,
+    Unsilence,
+)
+from bot.commands.paging import manual_alert
+from bot.commands.parse import (
+    SILENCE_BUTTON_DURATION,
+    button_command,
+    command_from_options,
+    parse_command,
+    tokenize,
+)
+from bot.commands.permissions import READ_ONLY, may_write
+from bot.commands.silences import incident_matchers
+from bot.commands.specs import (
+    ALIASES,
+    DEFAULT_PREFIX,
+    LIST_SCOPES,
+    SPECS,
+    example,
+    help_text,
+    usage,
+)
+from routing.paging.escalation_store import stop_escalations
+
+__all__ = [
+    "ALIASES",
+    "DEFAULT_PREFIX",
+    "LIST_SCOPES",
+    "READ_ONLY",
+    "SILENCE_BUTTON_DURATION",
+    "SPECS",
+    "Ack",
+    "Actor",
+    "AlertSubmitter",
+    "ChangeHook",
+    "Command",
+    "CommandContext",
+    "CommandError",
+    "Help",
+    "ListIncidents",
+    "ListSilences",
+    "Note",
+    "Oncall",
+    "Page",
+    "PlaybookRunner",
+    "Reply",
+    "Resolve",
+    "RunPlaybook",
+    "ShowIncident",
+    "SilenceAlerts",
+    "Surface",
+    "Unsilence",
+    "Visibility",
+    "button_command",
+    "command_from_options",
+    "discord_actor",
+    "example",
+    "execute",
+    "help_text",
+    "incident_line",
+    "incident_matchers",
+    "manual_alert",
+    "may_write",
+    "oncall_line",
+    "parse_command",
+    "queue_manual_pages",
+    "show_text",
+    "silences_text",
+    "slack_actor",
+    "stop_escalations",
+    "tokenize",
+    "usage",
+]

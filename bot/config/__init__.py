@@ -1,0 +1,60 @@
+"""The config file: YAML with ${ENV} interpolation, validated into Settings with path-named errors.
+
+Pipeline: YAML text -> nodes (line numbers, duplicate keys) -> data -> ${VAR} interpolation
+-> pydantic models (extra keys forbidden everywhere) -> Settings, or one ConfigError
+listing every problem as (path, message), e.g. `sources.nginx.threshold.window: ...`.
+
+This module is the public face; each step lives in its own module:
+  config_yaml      YAML text -> data, with the line of every key and duplicate-key problems
+  config_env       ${VAR} interpolation
+  config_fields    field types shared by sections (Secret, durations, URLs) and Section
+  config_sources   the `sources:` section
+  config_chat      the `slack:` and `discord:` sections
+  config_settings  Settings, the whole file
+  config_secrets   finding, scrubbing and masking secrets
+  config_explain   pydantic errors -> (path, message)
+  config_errors    ConfigError and path rendering
+  config_load      parse_config / load_config / resolve_config_path
+  config_report    the `check-config` report
+"""
+
+from __future__ import annotations
+
+from bot.config.chat import DiscordConfig, SlackConfig
+from bot.config.env import interpolate
+from bot.config.errors import ConfigError, Loc, render_path
+from bot.config.load import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG_NAME,
+    load_config,
+    parse_config,
+    resolve_config_path,
+)
+from bot.config.report import check_config_file, format_check_report
+from bot.config.secrets import REDACTED, database_url_for_sqlalchemy, redact_database_url
+from bot.config.settings import DEFAULT_DATABASE_URL, Grouping, Settings, default_settings
+from bot.config.sources import Sources
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_NAME",
+    "DEFAULT_DATABASE_URL",
+    "REDACTED",
+    "ConfigError",
+    "DiscordConfig",
+    "Grouping",
+    "Loc",
+    "Settings",
+    "SlackConfig",
+    "Sources",
+    "check_config_file",
+    "database_url_for_sqlalchemy",
+    "default_settings",
+    "format_check_report",
+    "interpolate",
+    "load_config",
+    "parse_config",
+    "redact_database_url",
+    "render_path",
+    "resolve_config_path",
+]

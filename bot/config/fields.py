@@ -1,0 +1,77 @@
+"""Field types shared by the config sections: secrets, durations, URLs, and the Section base."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+from routing.basics.field import Duration
+
+SECRET_MARKER = object()  # Annotated marker: redacted in dumps, collected for log scrubbing
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank (leave the key out to unset it)")
+    return value
+
+
+def _secret(value: str) -> str:
+    _not_blank(value)
+    # A trailing newline from a secrets file never matches what the sender signs with.
+    if value != value.strip():
+        raise ValueError(
+            "has leading or trailing whitespace (check how it or its environment variable is set)"
+        )
+    return value
+
+
+def _url_token(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._~-]+", value):
+        raise ValueError(
+            "is placed in the webhook URL path: use only letters, digits, '-', '_', '.', '~'"
+        )
+    return value
+
+
+def _non_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f'invalid URL "{value}" (expected http://... or https://...)')
+    return value.strip()
+
+
+def none_is(empty: Callable[[], Any]) -> BeforeValidator:
+    """`key:` with nothing under it (all children commented out) means the default."""
+    return BeforeValidator(lambda value: empty() if value is None else value)
+
+
+Secret = Annotated[str, AfterValidator(_secret), SECRET_MARKER]
+UrlToken = Annotated[str, AfterValidator(_secret), AfterValidator(_url_token), SECRET_MARKER]
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+NonNegativeDuration = Annotated[Duration, AfterValidator(_non_negative)]
+HttpURL = Annotated[str, AfterValidator(_http_url)]
+ServiceMap = Annotated[dict[NonBlank, NonBlank], none_is(dict)]
+
+
+class Section(BaseModel):
+    # Typos are errors; numbers written where text is expected (ids, tokens) are kept as text.
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)

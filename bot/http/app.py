@@ -1,0 +1,233 @@
+"""The FastAPI application: composition root wiring config, database, intake and routes."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import ipaddress
+import itertools
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.chat.wiring import install_chat
+from bot.config import Settings
+from bot.http import api, webhooks
+from bot.runtime.intake_writer import Intake
+from bot.runtime.logs import request_id_var
+from bot.runtime.metrics import Metrics
+from bot.runtime.state import Runtime, utc_now
+from bot.workers.paging_worker import install_paging
+from bot.workers.sweeper import run_quiet_sweeper
+from routing.intake.dedup import DedupPolicy
+from routing.intake.ingest import IngestPolicy
+from routing.storage.database import is_sqlite, is_unavailable, make_engine
+from routing.storage.migrate import upgrade
+
+log = logging.getLogger("firebell.app")
+
+
+class InsecureBinding(RuntimeError):
+    """No credentials are configured and the server would listen beyond loopback."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def has_credentials(settings: Settings) -> bool:
+    src = settings.sources
+    return bool(
+        settings.api_tokens
+        or src.alertmanager.bearer_token
+        or src.alertmanager.basic_auth
+        or src.sentry.client_secret
+        or src.nginx.token
+        or src.generic.token
+    )
+
+
+def ingest_policy(settings: Settings) -> IngestPolicy:
+    grouping = settings.grouping
+    default = DedupPolicy(reopen_window=grouping.reopen_window, flap_flips=grouping.flap_flips)
+    nginx = settings.sources.nginx
+    nginx_policy = DedupPolicy(
+        reopen_window=grouping.reopen_window,
+        flap_flips=grouping.flap_flips,
+        threshold_count=nginx.threshold.count,
+        threshold_window=nginx.threshold.window,
+    )
+    return IngestPolicy(
+        group_by=tuple(grouping.group_by),
+        default=default,
+        per_source={"nginx": nginx_policy},
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    clock: Callable[[], datetime] = utc_now,
+    migrate_sqlite: bool = True,
+    serves_http: bool = True,
+) -> FastAPI:
+    """The app; `serves_http=False` for CLI, Discord and Socket Mode processes, which use
+    its runtime and lifespan but listen on no port (so no open-access warning)."""
+    open_access = not has_credentials(settings)
+    if open_access and not is_loopback(host):
+        raise InsecureBinding(
+            f"refusing to listen on {host} without credentials: set api_tokens "
+            "(or source tokens) in the config, or bind to 127.0.0.1"
+        )
+    if open_access and serves_http:
+        log.warning("no tokens configured: webhooks and API are open (loopback only)")
+    if migrate_sqlite and is_sqlite(settings.database_url):
+        upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    metrics = Metrics()
+    intake = Intake(engine, ingest_policy(settings), clock)
+    rt = Runtime(settings, engine, intake, metrics, clock, open_access)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        intake.start()
+        tasks = [asyncio.create_task(run_quiet_sweeper(rt), name="nginx-quiet-sweeper")]
+        syslog = settings.sources.nginx.syslog
+        servers = []
+        if syslog is not None:
+            from bot.workers.syslog_listener import start_syslog
+
+            servers = await start_syslog(rt, syslog.listen)
+        # Everything built so far (modules, config, engine) lives as long as the process:
+        # keep it out of the cyclic GC's full collections, which otherwise scan it all
+        # and stalled an alert storm's write batches by ~150 ms (p99 8x the median).
+        gc.freeze()
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for server in servers:
+                server.close()
+            await asyncio.to_thread(intake.stop)
+            engine.dispose()
+
+    app = FastAPI(
+        title="firebell",
+        version="0.1.0",
+        description="Self-hosted incident response and alert routing",
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    app.include_router(api.router)
+    # Receive step (webhooks) in its own plain-ASGI lane, inside the request context.
+    app.add_middleware(webhooks.WebhookLane, runtime=rt)
+    _install_middleware(app, metrics)
+    _install_error_handlers(app)
+    # After the alert pipeline: route, escalate and deliver (issue 3's half of the
+    # pipeline), then the chat surfaces that act on incidents (Slack, Discord, silences).
+    install_paging(app, rt)
+    install_chat(app, rt)
+    return app
+
+
+def _install_middleware(app: FastAPI, metrics: Metrics) -> None:
+    app.add_middleware(RequestContext, metrics=metrics)
+
+
+# A random per-process prefix and a counter: unique across replicas and restarts like
+# a uuid4, without a getrandom() syscall on every request.
+_ID_PREFIX = secrets.token_hex(8)
+_id_counter = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_id_counter):016x}"
+
+
+class RequestContext:
+    """Request id (X-Request-ID in and out, and on every log line), latency metric and a
+    log line for failed requests. Plain ASGI: BaseHTTPMiddleware costs milliseconds."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log = logging.getLogger("firebell.http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")[:64]
+        request_id = request_id or new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("firebell.route") or getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.latency.labels(scope["method"], route, str(status)).observe(elapsed)
+            if status >= 400:
+                self.log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]), "error": e["msg"]} for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": "", "error": "invalid request"}
+        return JSONResponse(
+            {"error": first["error"], "field": first["field"], "errors": errors}, status_code=422
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        if is_unavailable(exc):
+            return JSONResponse(
+                {"error": "database unavailable, retry later"},
+                status_code=503,
+                headers={"Retry-After": webhooks.RETRY_AFTER_SECONDS},
+            )
+        log.exception("database error", exc_info=exc)
+        return JSONResponse({"error": "internal error"}, status_code=500)

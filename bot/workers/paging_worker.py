@@ -1,0 +1,529 @@
+"""The paging worker in `firebell serve`: runs due escalation steps and delivers the outbox.
+
+Everything it works from is rows, so a restart (or another replica) resumes where a
+crashed process stopped. It wakes as soon as the intake commits a new incident (the
+writer thread calls `loop.call_soon_threadsafe`), and otherwise polls every second for
+work other replicas scheduled, or sleeps exactly until the next step or retry is due.
+
+A pass is one transaction (run due steps, queue reminders, claim); its sends run on in
+the background while the next pass claims, up to `batch` rows in flight, and their
+results are stored together, one transaction for whatever finished meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy import Connection, select
+
+from bot.runtime.state import Runtime
+from bot.workers.follow_ups import FollowUps
+from bot.workers.paging_delivery import LinkSettings, after_delivery, message_for
+from integrations.notifiers import (
+    DeliveryResult,
+    Notification,
+    Notifier,
+    TextMessage,
+    build_notifiers,
+    notifier_for,
+    send_text,
+)
+from routing.intake.ingest import BatchOutcome
+from routing.paging.escalation_steps import StepReport, run_due_escalations
+from routing.paging.escalation_store import ESCALATION, start_paging
+from routing.paging.outbox import (
+    Claimed,
+    claim_due,
+    next_due,
+    note_failure,
+    record_result,
+    record_results,
+)
+from routing.paging.silence_reminder import DEFAULT_LEAD, reminder_key
+from routing.paging.silence_reminder_store import queue_reminders
+from routing.storage.database import is_unavailable
+
+log = logging.getLogger("firebell.paging")
+
+
+class PagingMetrics:
+    """Delivery counters and latency, registered on the app's own registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.notifications = Counter(
+            "firebell_notifications",
+            "Delivery attempts by notifier kind and outcome (sent, retry, failed)",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "firebell_notification_latency_seconds",
+            "From a notification being due to it being handed to its notifier (first attempt)",
+            ["kind"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=registry,
+        )
+        self.steps = Counter(
+            "firebell_escalation_steps",
+            "Escalation steps come due, by what they did (page, pause, stop, done)",
+            ["outcome"],
+            registry=registry,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    steps: list[StepReport]
+    delivered: list[tuple[int, str]]  # (notification id, sent / retry / failed / lost)
+    next_due_at: datetime | None  # the earliest step or retry still waiting
+    busy: bool  # a batch was full: run again at once
+    reminders: int = 0  # silence reminders queued by this pass (one per channel)
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    """A delivery's outcome waiting to be stored (see PagingWorker._store)."""
+
+    claimed: Claimed
+    values: dict[str, Any]
+    gave_up: bool
+    now: datetime
+    done: asyncio.Future[bool]
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class PagingWorker:
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        notifiers: Mapping[str, Notifier] | None = None,
+        # Steps run, rows claimed and sends in flight per pass; near the intake's batch
+        # (512), so under a storm the worker keeps pace with it turn for turn.
+        batch: int = 500,
+        poll_interval: float = 1.0,
+        claim_for: timedelta = timedelta(seconds=60),
+        concurrency: int = 32,
+        rng: random.Random | None = None,
+        background: bool = True,
+        metrics: PagingMetrics | None = None,
+        reminder_lead: timedelta = DEFAULT_LEAD,
+    ) -> None:
+        self.rt = rt
+        self.id = worker_id()
+        self.batch = batch
+        self.poll_interval = poll_interval
+        self.claim_for = claim_for
+        self.rng = rng or random.Random()
+        self.background = background  # False: no loop; the caller runs run_once(now)
+        self.metrics = metrics or PagingMetrics(rt.metrics.registry)
+        self.reminder_lead = reminder_lead  # how long before a silence ends it is reminded
+        self._unreachable_logged: set[str] = set()  # silences said to have nowhere to go
+        self.follow_ups = FollowUps(rt, timedelta(seconds=poll_interval), batch)
+        self._notifiers: Mapping[str, Notifier] | None = notifiers
+        self._http: httpx.AsyncClient | None = None
+        self._send_slots = asyncio.Semaphore(concurrency)
+        self._results: list[_Result] = []  # delivered, not yet stored
+        self._in_flight: set[asyncio.Task[tuple[int, str]]] = set()  # background deliveries
+        self._full = False  # the last pass claimed all it had room for
+        self._recorder: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._batch_routed = False  # the intake batch being committed queued paging work
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        settings = rt.settings
+        chat = settings.slack or settings.discord
+        self.links = LinkSettings(
+            public_url=settings.public_url,
+            chat_command=(settings.slack.command if settings.slack else "/incident")
+            if chat
+            else None,
+        )
+
+    # -- hooks (the intake's writer thread and the API call these) ----------------------
+    def ingest_hook(self, conn: Connection, outcome: BatchOutcome, now: datetime) -> None:
+        """In the ingest transaction: route, mute and start escalations for new incidents."""
+        self._batch_routed = False
+        if outcome.incident_events:
+            decided = start_paging(conn, outcome.incident_events, now, self.rt.settings)
+            self._batch_routed = any(t.escalations or t.channels for _, t in decided)
+
+    def committed_hook(self, outcome: BatchOutcome) -> None:
+        # Wake only for work this batch queued: an idle pass still takes the database's
+        # write lock, which a storm of unrouted incidents would otherwise queue behind.
+        # (Both hooks run on the intake's writer thread, one batch after the other.)
+        if self._batch_routed:
+            self.wake()
+
+    def incident_changed(self, incident_id: int, action: str) -> None:
+        self.wake()
+
+    def wake(self) -> None:
+        """Thread-safe: run the worker now instead of at the next poll."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = False
+        if self._notifiers is None:
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(15.0))
+            s = self.rt.settings
+            self._notifiers = build_notifiers(
+                s.slack.bot_token if s.slack else None,
+                s.slack.api_url if s.slack else None,
+                s.discord.bot_token if s.discord else None,
+                s.discord.api_url if s.discord else None,
+                self._http,
+            )
+        if self.background:
+            self._task = asyncio.create_task(self.run_forever(), name="firebell-paging")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let the pass and the deliveries in progress finish (a send cut off mid-way
+        would be sent again once its claim runs out), then stop; cancel only after
+        `grace` seconds."""
+        self._stopping = True
+        self._wake.set()
+        until = asyncio.get_running_loop().time() + grace
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
+            except TimeoutError:
+                self._task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+        if self._in_flight:
+            left = max(until - asyncio.get_running_loop().time(), 0.0)
+            _, late = await asyncio.wait(set(self._in_flight), timeout=left or None)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+            self._notifiers = None  # they used the closed client
+        self._loop = None
+
+    async def run_forever(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            summary = None
+            try:
+                # Deliveries run on while the next pass claims: a page that comes due
+                # while others are being sent is not held back until they are stored.
+                summary, deliveries = await self._pass(
+                    self.rt.clock(), self.batch - len(self._in_flight)
+                )
+                for delivery in deliveries:
+                    task = asyncio.create_task(delivery)
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._delivered)
+            except Exception as exc:
+                if is_unavailable(exc):
+                    log.warning("paging paused, database unavailable: %s", exc.__class__.__name__)
+                else:
+                    log.exception("paging run failed")
+            if summary is not None and summary.busy:
+                continue
+            timeout = self.poll_interval
+            if summary is not None and summary.next_due_at is not None:
+                until = (summary.next_due_at - self.rt.clock()).total_seconds()
+                timeout = min(timeout, max(until, 0.0))
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _delivered(self, task: asyncio.Task[tuple[int, str]]) -> None:
+        """A background delivery ended: report a failure to store its result (the row
+        is sent again once its claim runs out) and make room for the next claim."""
+        self._in_flight.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            if is_unavailable(exc):
+                log.warning("paging paused, database unavailable: %s", exc.__class__.__name__)
+            else:
+                log.error("delivery failed", exc_info=exc)
+        if self._full:
+            self._full = False
+            self._wake.set()
+
+    # -- one pass ------------------------------------------------------------------
+    async def run_once(self, now: datetime | None = None) -> RunSummary:
+        """Run due steps, queue due silence reminders, then claim and deliver due
+        notifications, all as of `now`."""
+        summary, deliveries = await self._pass(now or self.rt.clock(), self.batch)
+        delivered = await asyncio.gather(*deliveries)
+        return replace(summary, delivered=list(delivered))
+
+    async def _pass(
+        self, at: datetime, room: int
+    ) -> tuple[RunSummary, list[Coroutine[Any, Any, tuple[int, str]]]]:
+        """Everything of a pass but the deliveries, which it returns (not started);
+        at most `room` rows are claimed."""
+        await self.follow_ups.maybe_run(at)  # first: a late escalation due now runs below
+        steps, step_due, reminders, claimed, note_due = await asyncio.to_thread(
+            self._prepare, at, room
+        )
+        dues = [d for d in (step_due, note_due) if d is not None]
+        self._full = len(claimed) >= room
+        busy = len(steps) >= self.batch or (room > 0 and len(claimed) >= room)
+        summary = RunSummary(steps, [], min(dues) if dues else None, busy, reminders)
+        return summary, [self._deliver(c, at) for c in claimed]
+
+    def _prepare(
+        self, now: datetime, room: int
+    ) -> tuple[list[StepReport], datetime | None, int, list[Claimed], datetime | None]:
+        """Steps, reminders and the claim in one transaction: on SQLite each write
+        transaction waits its turn for the one lock, so one per pass, not three."""
+        with self.rt.engine.begin() as conn:
+            steps, step_due = self._run_steps(conn, now)
+            reminders = self._queue_reminders(conn, now)
+            claimed, note_due = self._claim(conn, now, room)
+        for report in steps:
+            self.metrics.steps.labels(report.kind.value).inc()
+        return steps, step_due, reminders, claimed, note_due
+
+    def _run_steps(
+        self, conn: Connection, now: datetime
+    ) -> tuple[list[StepReport], datetime | None]:
+        reports = run_due_escalations(conn, self.rt.settings, now, self.batch)
+        due = conn.execute(
+            select(ESCALATION.c.due_at)
+            .where(ESCALATION.c.state == "active")
+            .order_by(ESCALATION.c.due_at)
+            .limit(1)
+        ).scalar()
+        return reports, due
+
+    def _queue_reminders(self, conn: Connection, now: datetime) -> int:
+        """Queue the silence reminders due at `now`; a failure here is logged and must
+        not hold up pages (an unavailable database stops the whole pass as before)."""
+        try:
+            with conn.begin_nested():  # a savepoint: a failure here undoes only this
+                queued = queue_reminders(conn, self.rt.settings, now, self.reminder_lead)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+            log.exception("queueing silence reminders failed")
+            return 0
+        for reminder in queued.reminders:
+            log.info(
+                "silence %s ends at %s: reminder queued for %s",
+                reminder.silence.id,
+                reminder.silence.ends_at,
+                reminder.via,
+            )
+        for silence in queued.unreachable:
+            assert silence.id is not None and silence.ends_at is not None
+            key = reminder_key(silence.id, silence.ends_at, "")
+            if key not in self._unreachable_logged:  # once per silence and end, not per pass
+                self._unreachable_logged.add(key)
+                log.warning(
+                    "silence %s by %s ends at %s: no channel to remind (%s is in no team with "
+                    "channels and the root route has none)",
+                    silence.id,
+                    silence.created_by,
+                    silence.ends_at,
+                    silence.created_by,
+                )
+        return len(queued.reminders)
+
+    def _claim(
+        self, conn: Connection, now: datetime, room: int
+    ) -> tuple[list[Claimed], datetime | None]:
+        claimed = claim_due(conn, now, self.id, room, self.claim_for) if room > 0 else []
+        return claimed, next_due(conn)
+
+    async def _deliver(self, claimed: Claimed, now: datetime) -> tuple[int, str]:
+        row = claimed.row
+        address: str = row["address"]
+        assert self._notifiers is not None, "start() builds the notifiers"
+        notifier = notifier_for(address, self._notifiers)
+        kind = getattr(notifier, "kind", "unknown")
+        try:
+            notification = message_for(claimed, self.links, now)
+        except (ValueError, KeyError, TypeError) as exc:
+            result = DeliveryResult.permanent(f"cannot build the message: {exc}")
+        else:
+            if row["attempts"] == 0:
+                waited = (self.rt.clock() - row["first_due_at"]).total_seconds()
+                self.metrics.latency.labels(kind).observe(max(waited, 0.0))
+            result = await self._send(notifier, address, notification)
+        applied = after_delivery(result, row["attempts"], now, rng=self.rng)
+        recorded = await self._store(claimed, applied.values, applied.gave_up, now)
+        self.metrics.notifications.labels(kind, applied.outcome).inc()
+        if not recorded:
+            log.warning("notification %s: claim lost before its result was stored", row["id"])
+            return row["id"], "lost"
+        if applied.outcome != "sent":
+            # The detail never holds the address (apprise URLs carry tokens).
+            log.warning("notification %s %s: %s", row["id"], applied.outcome, result.detail)
+        return row["id"], applied.outcome
+
+    async def _send(
+        self, notifier: Notifier, address: str, notification: Notification | TextMessage
+    ) -> DeliveryResult:
+        # Finish well inside the claim, so no other claimer can start the same send; the
+        # wait for a free slot counts too (a pass's rows may all wait behind slow ones).
+        limit = self.claim_for.total_seconds() / 2
+
+        async def in_slot() -> DeliveryResult:
+            async with self._send_slots:
+                if isinstance(notification, TextMessage):
+                    return await send_text(notifier, address, notification)
+                return await notifier.send(address, notification)
+
+        try:
+            return await asyncio.wait_for(in_slot(), limit)
+        except TimeoutError:
+            return DeliveryResult.retryable(f"no answer within {limit:.0f}s")
+        except Exception as exc:  # a notifier bug must not lose the row
+            log.exception("notifier %s raised", getattr(notifier, "kind", "?"))
+            return DeliveryResult.retryable(f"notifier error: {exc.__class__.__name__}")
+
+    async def _store(
+        self, claimed: Claimed, values: dict[str, Any], gave_up: bool, now: datetime
+    ) -> bool:
+        """Record one delivery's result; results that finish while a write is under way
+        are stored together in the next transaction (one commit, not one per page: on
+        SQLite every write transaction queues behind the intake's for the one lock)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool] = loop.create_future()
+        self._results.append(_Result(claimed, values, gave_up, now, done))
+        recorder = self._recorder
+        if recorder is None or recorder.done() or recorder.get_loop() is not loop:
+            self._recorder = asyncio.create_task(self._record_queued())
+        return await done
+
+    async def _record_queued(self) -> None:
+        while self._results:
+            batch, self._results = self._results, []
+            try:
+                stored = await asyncio.to_thread(self._record, batch)
+            except Exception as exc:
+                stored = [exc] * len(batch)
+            for result, outcome in zip(batch, stored, strict=True):
+                if result.done.done():
+                    continue  # its delivery was cancelled (a stop past its grace)
+                if isinstance(outcome, Exception):
+                    result.done.set_exception(outcome)
+                else:
+                    result.done.set_result(outcome)
+
+    def _record(self, batch: list[_Result]) -> list[bool | Exception]:
+        try:
+            with self.rt.engine.begin() as conn:
+                return self._record_together(conn, batch)
+        except Exception as exc:
+            if len(batch) == 1 or is_unavailable(exc):
+                raise
+            log.warning("storing %d results failed (%s); storing one by one", len(batch), exc)
+        # One row that cannot be stored must not fail the others' results.
+        outcomes: list[bool | Exception] = []
+        for result in batch:
+            try:
+                with self.rt.engine.begin() as conn:
+                    outcomes.append(self._record_one(conn, result))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _record_together(self, conn: Connection, batch: list[_Result]) -> list[bool | Exception]:
+        """One UPDATE per distinct outcome (a pass's pages mostly share one), not per row."""
+        same: dict[tuple[tuple[str, Any], ...], list[_Result]] = {}
+        for result in batch:
+            same.setdefault(tuple(sorted(result.values.items())), []).append(result)
+        stored: set[int] = set()
+        for results in same.values():
+            ids = [r.claimed.row["id"] for r in results]
+            stored |= record_results(conn, ids, self.id, results[0].values)
+        for result in batch:
+            if result.claimed.row["id"] in stored:
+                _note_if_gave_up(conn, result)
+        return [r.claimed.row["id"] in stored for r in batch]
+
+    def _record_one(self, conn: Connection, result: _Result) -> bool:
+        stored = record_result(conn, result.claimed.row["id"], self.id, result.values)
+        if stored:
+            _note_if_gave_up(conn, result)
+        return stored
+
+
+def _note_if_gave_up(conn: Connection, result: _Result) -> None:
+    """A stored result that gave up: say so on the incident's timeline (note_failure)."""
+    if result.gave_up:
+        values = result.values
+        note_failure(
+            conn, result.claimed, result.now, values.get("detail") or "", values["attempts"]
+        )
+
+
+def install_paging(
+    app: FastAPI,
+    rt: Runtime,
+    *,
+    notifiers: Mapping[str, Notifier] | None = None,
+    background: bool = True,
+) -> PagingWorker:
+    """Wire paging into an app from bot.http.app.create_app: the intake hooks, the API's
+    incident-changed hook, and a worker started and stopped with the app's lifespan.
+
+    Calling it again (before the app starts) replaces the worker: tests pass
+    `background=False` (no loop; they call `worker.run_once(now)`) or their own
+    `notifiers`. The hooks and the lifespan always use the current worker.
+    """
+    previous: PagingWorker | None = rt.extras.get("paging")
+    worker = PagingWorker(
+        rt,
+        notifiers=notifiers,
+        background=background,
+        metrics=previous.metrics if previous is not None else None,
+    )
+    rt.extras["paging"] = worker
+    if previous is not None:
+        return worker
+
+    def current() -> PagingWorker:
+        installed: PagingWorker = rt.extras["paging"]
+        return installed
+
+    rt.intake.in_transaction.append(
+        lambda conn, outcome, now: current().ingest_hook(conn, outcome, now)
+    )
+    rt.intake.committed.append(lambda outcome: current().committed_hook(outcome))
+    rt.extras.setdefault("incident_changed", []).append(
+        lambda incident_id, action: current().incident_changed(incident_id, action)
+    )
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            running = current()
+            await running.start()
+            try:
+                yield state
+            finally:
+                await running.stop()
+
+    app.router.lifespan_context = lifespan
+    return worker

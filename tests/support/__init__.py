@@ -1,0 +1,1 @@
+"""Helpers the tests share: loopback HTTP servers, real server processes, payload builders."""
