@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import apprise
 import httpx
-from storm import free_port
+from bench_support import free_port
 
 
 class _Sink(BaseHTTPRequestHandler):

@@ -26,12 +26,12 @@ from sqlalchemy import text
 from storm import make_bodies
 
 from bot.config import default_settings
-from bot.http.app import ingest_policy
-from bot.runtime.state import utc_now
+from bot.runtime.state import ingest_policy, utc_now
 from integrations.sources import SOURCES
 from integrations.sources.base import SourceOptions
 from routing.intake.episode_cache import EpisodeCache
-from routing.intake.ingest import Submission, ingest
+from routing.intake.ingest import ingest
+from routing.intake.submission import Submission
 from routing.storage.database import is_sqlite, make_engine
 from routing.storage.migrate import upgrade
 

@@ -9,7 +9,8 @@ alert is durably stored (sum of occurrences in the database).
     .venv/bin/python benchmarks/storm.py -B 1 -N 30000 --database-url postgresql://postgres@127.0.0.1:5432/bench
 
 Without --url it starts its own `firebell serve` on a free loopback port with a fresh
-database (SQLite in a temporary folder unless --database-url is given).
+database (SQLite in a temporary folder unless --database-url is given). The free port and
+the wait for the server come from bench_support.py.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import psutil
+from bench_support import free_port, wait_until_listening
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -102,19 +103,13 @@ async def client(
     writer.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(database_url: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
     config = workdir / "firebell.yaml"
     config.write_text(f"database_url: {database_url}\n")
     env = {**os.environ, "FIREBELL_CONFIG": str(config)}
     if not database_url.startswith("sqlite"):
         subprocess.run(
-            [sys.executable, "-m", "bot.cli.main", "db", "upgrade"],
+            [sys.executable, "-m", "bot.cli", "db", "upgrade"],
             env=env,
             check=True,
             cwd=workdir,
@@ -123,7 +118,7 @@ def start_server(database_url: str, port: int, workdir: Path) -> subprocess.Pope
         [
             sys.executable,
             "-m",
-            "bot.cli.main",
+            "bot.cli",
             "serve",
             "--port",
             str(port),
@@ -133,13 +128,8 @@ def start_server(database_url: str, port: int, workdir: Path) -> subprocess.Pope
         env=env,
         cwd=workdir,
     )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            time.sleep(0.1)
+    if wait_until_listening(proc, port):
+        return proc
     proc.kill()
     raise SystemExit("server did not start")
 

@@ -14,8 +14,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.chat.context import command_context
 from bot.chat.sync import Background, ChatSync, answered_refs
-from bot.chat.wiring import command_context
 from bot.commands import (
     CommandError,
     Page,
@@ -28,12 +28,12 @@ from bot.commands import (
 from bot.runtime.state import Runtime
 from integrations.notifiers import Notification
 from integrations.notifiers.button import BUTTONS, buttons_for, discord_custom_id
-from integrations.notifiers.message import (
+from integrations.notifiers.discord_embed import (
     DISCORD_CONTENT_LIMIT,
-    clip,
     render_discord_content,
     render_discord_embed,
 )
+from integrations.notifiers.message import clip
 
 log = logging.getLogger("firebell.discord")
 
@@ -253,13 +253,14 @@ def use_api_url(api_url: str) -> None:
     discord.http.Route.BASE = api_url.rstrip("/")
 
 
-async def run_discord_bot(app: Any, rt: Runtime) -> int:
-    """`firebell discord`: the app's runtime (database, intake, paging) plus the gateway bot."""
+async def run_discord_bot(rt: Runtime) -> int:
+    """`firebell discord`: the command role's runtime (database, intake, chat sync) plus the
+    gateway bot."""
     cfg = rt.settings.discord
     assert cfg is not None
     use_api_url(cfg.api_url)
     chat = rt.extras["chat"]
-    async with app.router.lifespan_context(app):
+    async with rt.lifecycle.running():
         bot = FirebellBot(rt, chat.sync, chat.background)
         async with bot:
             await bot.start(cfg.bot_token)

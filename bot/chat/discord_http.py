@@ -21,8 +21,8 @@ from fastapi.responses import JSONResponse
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from bot.chat.context import command_context
 from bot.chat.sync import ChatSync, answered_refs
-from bot.chat.wiring import command_context
 from bot.commands import (
     Command,
     CommandError,
@@ -34,13 +34,13 @@ from bot.commands import (
 )
 from bot.runtime.state import Runtime
 from integrations.notifiers.button import parse_discord_custom_id
-from integrations.notifiers.message import (
+from integrations.notifiers.discord_embed import (
     DISCORD_CONTENT_LIMIT,
-    clip,
     discord_components,
     discord_message,
     render_discord_embed,
 )
+from integrations.notifiers.message import clip
 
 log = logging.getLogger("firebell.discord")
 

@@ -23,8 +23,8 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.responses import Response
 
+from bot.chat.context import command_context
 from bot.chat.sync import Background, origin_refs
-from bot.chat.wiring import command_context
 from bot.commands import (
     Command,
     CommandError,
@@ -36,7 +36,8 @@ from bot.commands import (
 )
 from bot.runtime.state import Runtime
 from integrations.notifiers.button import parse_slack_action
-from integrations.notifiers.message import SLACK_FALLBACK_LIMIT, clip, slack_escape
+from integrations.notifiers.message import clip
+from integrations.notifiers.slack_blocks import SLACK_FALLBACK_LIMIT, slack_escape
 
 log = logging.getLogger("firebell.slack")
 
@@ -147,7 +148,7 @@ class SlackSurface:
             await respond(text=slack_text(reply), replace_original=True)
 
 
-async def run_socket_mode(app: Any, rt: Runtime) -> int:
+async def run_socket_mode(rt: Runtime) -> int:
     """`firebell slack-socket`: the same Slack app over a Socket Mode connection.
 
     Runs until SIGTERM or SIGINT (or until cancelled), then closes the socket and drains
@@ -168,7 +169,7 @@ async def run_socket_mode(app: Any, rt: Runtime) -> int:
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread, or no signal support (Windows): cancel instead
     try:
-        async with app.router.lifespan_context(app):
+        async with rt.lifecycle.running():
             # apps.connections.open (app token) goes to slack.api_url, like every call.
             handler = AsyncSocketModeHandler(chat.slack.bolt, slack.app_token)
             try:

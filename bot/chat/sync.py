@@ -24,7 +24,7 @@ from sqlalchemy import Connection, select
 from bot.runtime.state import Runtime
 from bot.workers.paging_delivery import LinkSettings, notification_for
 from integrations.notifiers import ChatNotifier, Notification, Notifier, build_notifiers, kind_of
-from routing.intake.ingest import BatchOutcome, IncidentEventKind
+from routing.intake.submission import BatchOutcome, IncidentEventKind
 from routing.paging.outbox import ALERT, INCIDENT, MAX_ALERTS_PER_MESSAGE, NOTIFICATION, Claimed
 from routing.storage.tables import TimelineEntry
 

@@ -1,4 +1,5 @@
-"""The `firebell` command line: serve, db upgrade, check-config, simulate."""
+"""The `firebell` entry point: the parser, and serve, worker, db upgrade, check-config,
+simulate and oncall (incident and the chat processes are in chat_commands)."""
 
 from __future__ import annotations
 
@@ -8,27 +9,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import (
-    ConfigError,
-    Settings,
-    check_config_file,
-    default_settings,
-    load_config,
-    resolve_config_path,
-)
-
-
-def load_settings(config: str | None) -> Settings:
-    path = resolve_config_path(config, os.environ, Path.cwd())
-    if path is None:
-        return default_settings()
-    return load_config(path, os.environ)
-
-
-def parse_instant(text: str) -> datetime:
-    """ISO 8601; a time without a zone is taken as UTC."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+from bot.cli.chat_commands import add_chat_cli
+from bot.cli.settings import CONFIG_HELP, load_settings, parse_instant
+from bot.config import ConfigError, Settings, check_config_file, resolve_config_path
 
 
 def schema_problem(database_url: str) -> str | None:
@@ -55,10 +38,9 @@ def schema_problem(database_url: str) -> str | None:
     return None
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from bot.http.app import InsecureBinding, create_app
+def process_settings(args: argparse.Namespace) -> Settings | None:
+    """The config of a long-running process, its logging set up; None (and why, on stderr)
+    when its database schema is out of date."""
     from bot.runtime.logs import configure_logging
 
     settings = load_settings(args.config)
@@ -66,21 +48,61 @@ def cmd_serve(args: argparse.Namespace) -> int:
     problem = schema_problem(settings.database_url)
     if problem:
         print(f"firebell: {problem}", file=sys.stderr)
+        return None
+    return settings
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.http.app import InsecureBinding
+    from bot.roles import create_app
+    from bot.runtime.worker_lock import WorkerAlreadyRunning, WorkerLock
+
+    settings = process_settings(args)
+    if settings is None:
         return 2
+    lock = WorkerLock(settings.database_url)
     try:
-        app = create_app(settings, host=args.host)
-    except InsecureBinding as exc:
+        if not args.no_workers:
+            lock.acquire()
+        app = create_app(settings, host=args.host, workers=not args.no_workers)
+    except (InsecureBinding, WorkerAlreadyRunning) as exc:
         print(f"firebell: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        lock.release()
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.roles import run_worker
+    from bot.runtime.worker_lock import WorkerAlreadyRunning, WorkerLock
+
+    settings = process_settings(args)
+    if settings is None:
+        return 2
+    lock = WorkerLock(settings.database_url)
+    try:
+        lock.acquire()
+    except WorkerAlreadyRunning as exc:
+        print(f"firebell: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(run_worker(settings))
+    finally:
+        lock.release()
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -100,7 +122,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from bot.cli.simulate import render_json, render_text, run_simulation
+    from bot.cli.simulate import run_simulation
+    from bot.cli.simulate_render import render_json, render_text
 
     settings = load_settings(args.config)
     headers = {}
@@ -141,27 +164,43 @@ def build_parser() -> argparse.ArgumentParser:
         "(Alertmanager, Sentry, Nginx), deduplicates and groups them into incidents.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    config_help = "config file (default: $FIREBELL_CONFIG, else ./firebell.yaml, else built-in)"
 
     serve = sub.add_parser("serve", help="run the HTTP server (webhooks, REST API, metrics)")
     serve.description = "Run the firebell server. On SQLite, pending migrations are applied first."
-    serve.add_argument("--config", help=config_help)
+    serve.add_argument("--config", help=CONFIG_HELP)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    serve.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="HTTP and intake only: paging, follow-ups, reminders and the Nginx sweeper run "
+        "in `firebell worker` processes",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser(
+        "worker", help="run paging, follow-ups, reminders and the Nginx sweeper, without HTTP"
+    )
+    worker.description = (
+        "Run the background workers without HTTP, beside `firebell serve --no-workers`. "
+        "PostgreSQL takes any number of workers; SQLite one (a second is refused)."
+    )
+    worker.add_argument("--config", help=CONFIG_HELP)
+    worker.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    worker.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database maintenance")
     db.description = "Database maintenance commands."
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_upgrade = db_sub.add_parser("upgrade", help="apply pending migrations")
     db_upgrade.description = "Apply pending Alembic migrations to the configured database."
-    db_upgrade.add_argument("--config", help=config_help)
+    db_upgrade.add_argument("--config", help=CONFIG_HELP)
     db_upgrade.set_defaults(func=cmd_db_upgrade)
 
     check = sub.add_parser("check-config", help="validate a config file and print errors")
     check.description = "Validate a config file; errors are printed with their path in the file."
-    check.add_argument("file", nargs="?", help=config_help)
+    check.add_argument("file", nargs="?", help=CONFIG_HELP)
     check.set_defaults(func=cmd_check_config)
 
     sim = sub.add_parser("simulate", help="show what a payload would do, without writing anything")
@@ -188,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--json", action="store_true", help="print the same information as JSON (for tools)"
     )
-    sim.add_argument("--config", help=config_help)
+    sim.add_argument("--config", help=CONFIG_HELP)
     sim.set_defaults(func=cmd_simulate)
 
     oncall = sub.add_parser("oncall", help="who is on call now (or at --at) and the next hand-offs")
@@ -196,10 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     oncall.add_argument("--schedule", help="one schedule (default: all)")
     oncall.add_argument("--at", help="the instant (ISO 8601; no zone means UTC; default now)")
     oncall.add_argument("--next", type=int, default=3, help="hand-offs to list (default 3)")
-    oncall.add_argument("--config", help=config_help)
+    oncall.add_argument("--config", help=CONFIG_HELP)
     oncall.set_defaults(func=cmd_oncall)
-
-    from bot.chat.wiring import add_chat_cli
 
     add_chat_cli(sub)
     return parser

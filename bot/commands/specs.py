@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from routing.response import incidents
+from routing.intake.alert import INCIDENT_STATUSES
 
 DEFAULT_PREFIX = "/incident"
 
@@ -75,7 +75,7 @@ SPECS: dict[str, CommandSpec] = {
     "help": CommandSpec("help [command]", "help silence", "this help", ("command",), False),
 }
 ALIASES = {"acknowledge": "ack", "ls": "list", "silence-list": "silences", "expire": "unsilence"}
-LIST_SCOPES = ("open", "all", *incidents.INCIDENT_STATUSES)
+LIST_SCOPES = ("open", "all", *INCIDENT_STATUSES)
 
 
 def usage(name: str, prefix: str = DEFAULT_PREFIX) -> str:

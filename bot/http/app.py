@@ -1,17 +1,17 @@
-"""The FastAPI application: composition root wiring config, database, intake and routes."""
+"""The FastAPI application: routers, the webhook lane, request context and error handlers.
+
+What runs beside it (intake writer, workers, chat) is the composition root's job (bot.roles).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import ipaddress
 import itertools
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,19 +19,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.chat.wiring import install_chat
 from bot.config import Settings
-from bot.http import api, webhooks
-from bot.runtime.intake_writer import Intake
+from bot.http import api, silences_api, webhooks
 from bot.runtime.logs import request_id_var
 from bot.runtime.metrics import Metrics
-from bot.runtime.state import Runtime, utc_now
-from bot.workers.paging_worker import install_paging
-from bot.workers.sweeper import run_quiet_sweeper
-from routing.intake.dedup import DedupPolicy
-from routing.intake.ingest import IngestPolicy
-from routing.storage.database import is_sqlite, is_unavailable, make_engine
-from routing.storage.migrate import upgrade
+from bot.runtime.state import Runtime
+from routing.storage.database import is_unavailable
 
 log = logging.getLogger("firebell.app")
 
@@ -61,71 +54,14 @@ def has_credentials(settings: Settings) -> bool:
     )
 
 
-def ingest_policy(settings: Settings) -> IngestPolicy:
-    grouping = settings.grouping
-    default = DedupPolicy(reopen_window=grouping.reopen_window, flap_flips=grouping.flap_flips)
-    nginx = settings.sources.nginx
-    nginx_policy = DedupPolicy(
-        reopen_window=grouping.reopen_window,
-        flap_flips=grouping.flap_flips,
-        threshold_count=nginx.threshold.count,
-        threshold_window=nginx.threshold.window,
-    )
-    return IngestPolicy(
-        group_by=tuple(grouping.group_by),
-        default=default,
-        per_source={"nginx": nginx_policy},
-    )
-
-
-def create_app(
-    settings: Settings,
-    *,
-    host: str = "127.0.0.1",
-    clock: Callable[[], datetime] = utc_now,
-    migrate_sqlite: bool = True,
-    serves_http: bool = True,
-) -> FastAPI:
-    """The app; `serves_http=False` for CLI, Discord and Socket Mode processes, which use
-    its runtime and lifespan but listen on no port (so no open-access warning)."""
-    open_access = not has_credentials(settings)
-    if open_access and not is_loopback(host):
-        raise InsecureBinding(
-            f"refusing to listen on {host} without credentials: set api_tokens "
-            "(or source tokens) in the config, or bind to 127.0.0.1"
-        )
-    if open_access and serves_http:
-        log.warning("no tokens configured: webhooks and API are open (loopback only)")
-    if migrate_sqlite and is_sqlite(settings.database_url):
-        upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    metrics = Metrics()
-    intake = Intake(engine, ingest_policy(settings), clock)
-    rt = Runtime(settings, engine, intake, metrics, clock, open_access)
+def http_app(rt: Runtime) -> FastAPI:
+    """The HTTP face of a process: REST routers, the webhook lane, request context and
+    error handlers. Its lifespan runs whatever the role added to `rt.lifecycle`."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        intake.start()
-        tasks = [asyncio.create_task(run_quiet_sweeper(rt), name="nginx-quiet-sweeper")]
-        syslog = settings.sources.nginx.syslog
-        servers = []
-        if syslog is not None:
-            from bot.workers.syslog_listener import start_syslog
-
-            servers = await start_syslog(rt, syslog.listen)
-        # Everything built so far (modules, config, engine) lives as long as the process:
-        # keep it out of the cyclic GC's full collections, which otherwise scan it all
-        # and stalled an alert storm's write batches by ~150 ms (p99 8x the median).
-        gc.freeze()
-        try:
+        async with rt.lifecycle.running():
             yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for server in servers:
-                server.close()
-            await asyncio.to_thread(intake.stop)
-            engine.dispose()
 
     app = FastAPI(
         title="firebell",
@@ -135,14 +71,11 @@ def create_app(
     )
     app.state.runtime = rt
     app.include_router(api.router)
+    app.include_router(silences_api.router)
     # Receive step (webhooks) in its own plain-ASGI lane, inside the request context.
     app.add_middleware(webhooks.WebhookLane, runtime=rt)
-    _install_middleware(app, metrics)
+    _install_middleware(app, rt.metrics)
     _install_error_handlers(app)
-    # After the alert pipeline: route, escalate and deliver (issue 3's half of the
-    # pipeline), then the chat surfaces that act on incidents (Slack, Discord, silences).
-    install_paging(app, rt)
-    install_chat(app, rt)
     return app
 
 

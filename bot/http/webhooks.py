@@ -20,9 +20,9 @@ from bot.http.auth import basic_allowed, bearer_token, token_allowed
 from bot.runtime.intake_writer import DatabaseUnavailable
 from bot.runtime.state import Runtime
 from integrations.sources import SOURCES, PayloadError, SourceOptions
-from integrations.sources.sentry import verify_sentry_signature
+from integrations.sources.sentry_signature import verify_sentry_signature
 from routing.intake.dedup import DecisionKind
-from routing.intake.ingest import Submission
+from routing.intake.submission import Submission
 from routing.storage.database import is_unavailable
 
 log = logging.getLogger("firebell.webhooks")

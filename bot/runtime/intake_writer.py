@@ -23,7 +23,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from routing.intake.episode_cache import EpisodeCache
-from routing.intake.ingest import BatchOutcome, IngestPolicy, Submission, SubmissionOutcome, ingest
+from routing.intake.ingest import ingest
+from routing.intake.submission import BatchOutcome, IngestPolicy, Submission, SubmissionOutcome
 from routing.storage.database import is_unavailable
 
 log = logging.getLogger("firebell.intake")

@@ -1,8 +1,14 @@
-"""The objects one running firebell shares between its surfaces (composition root state)."""
+"""The objects one running firebell process shares between its parts.
+
+`Runtime` is built by the composition root (`bot.roles`) for one process role; each part
+the role runs (the intake writer, listeners, workers, chat sync) adds its start and stop
+to `Runtime.lifecycle`, which the HTTP app's lifespan or a headless process enters.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -11,6 +17,8 @@ from sqlalchemy import Engine
 
 from bot.runtime.intake_writer import Intake
 from bot.runtime.metrics import Metrics
+from routing.intake.dedup import DedupPolicy
+from routing.intake.submission import IngestPolicy
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -18,6 +26,40 @@ if TYPE_CHECKING:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """What one process runs (see bot.roles for the roles the CLI starts)."""
+
+    name: str
+    http: bool  # serves HTTP: webhooks, REST, chat endpoints
+    listeners: bool  # the syslog listener (intake beside HTTP)
+    workers: bool  # paging worker, follow-ups, reminders, the Nginx quiet sweeper
+
+
+SERVE = Role("serve", http=True, listeners=True, workers=True)
+SERVE_NO_WORKERS = Role("serve --no-workers", http=True, listeners=True, workers=False)
+WORKER = Role("worker", http=False, listeners=False, workers=True)
+COMMAND = Role("command", http=False, listeners=False, workers=False)
+
+
+class Lifecycle:
+    """The start and stop of each part a process runs: entered in the order added, left
+    in reverse, so the intake writer (added first) outlives everything that feeds it."""
+
+    def __init__(self) -> None:
+        self._parts: list[Callable[[], AbstractAsyncContextManager[Any]]] = []
+
+    def add(self, part: Callable[[], AbstractAsyncContextManager[Any]]) -> None:
+        self._parts.append(part)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for part in self._parts:
+                await stack.enter_async_context(part())
+            yield
 
 
 @dataclass
@@ -28,4 +70,24 @@ class Runtime:
     metrics: Metrics
     clock: Callable[[], datetime] = utc_now
     open_access: bool = False  # no tokens configured and bound to loopback
+    role: Role = SERVE
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+def ingest_policy(settings: Settings) -> IngestPolicy:
+    """The intake's dedup and grouping policy, from the config."""
+    grouping = settings.grouping
+    default = DedupPolicy(reopen_window=grouping.reopen_window, flap_flips=grouping.flap_flips)
+    nginx = settings.sources.nginx
+    nginx_policy = DedupPolicy(
+        reopen_window=grouping.reopen_window,
+        flap_flips=grouping.flap_flips,
+        threshold_count=nginx.threshold.count,
+        threshold_window=nginx.threshold.window,
+    )
+    return IngestPolicy(
+        group_by=tuple(grouping.group_by),
+        default=default,
+        per_source={"nginx": nginx_policy},
+    )

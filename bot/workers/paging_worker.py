@@ -25,13 +25,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Connection, select
 
 from bot.runtime.state import Runtime
+from bot.workers.delivery_results import ResultRecorder
 from bot.workers.follow_ups import FollowUps
 from bot.workers.paging_delivery import LinkSettings, after_delivery, message_for
+from bot.workers.paging_metrics import PagingMetrics
+from bot.workers.reminders import Reminders
 from integrations.notifiers import (
     DeliveryResult,
     Notification,
@@ -41,47 +42,18 @@ from integrations.notifiers import (
     notifier_for,
     send_text,
 )
-from routing.intake.ingest import BatchOutcome
+from routing.intake.submission import BatchOutcome
 from routing.paging.escalation_steps import StepReport, run_due_escalations
 from routing.paging.escalation_store import ESCALATION, start_paging
 from routing.paging.outbox import (
     Claimed,
     claim_due,
     next_due,
-    note_failure,
-    record_result,
-    record_results,
 )
-from routing.paging.silence_reminder import DEFAULT_LEAD, reminder_key
-from routing.paging.silence_reminder_store import queue_reminders
+from routing.paging.silence_reminder import DEFAULT_LEAD
 from routing.storage.database import is_unavailable
 
 log = logging.getLogger("firebell.paging")
-
-
-class PagingMetrics:
-    """Delivery counters and latency, registered on the app's own registry."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.notifications = Counter(
-            "firebell_notifications",
-            "Delivery attempts by notifier kind and outcome (sent, retry, failed)",
-            ["kind", "outcome"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "firebell_notification_latency_seconds",
-            "From a notification being due to it being handed to its notifier (first attempt)",
-            ["kind"],
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-            registry=registry,
-        )
-        self.steps = Counter(
-            "firebell_escalation_steps",
-            "Escalation steps come due, by what they did (page, pause, stop, done)",
-            ["outcome"],
-            registry=registry,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +63,6 @@ class RunSummary:
     next_due_at: datetime | None  # the earliest step or retry still waiting
     busy: bool  # a batch was full: run again at once
     reminders: int = 0  # silence reminders queued by this pass (one per channel)
-
-
-@dataclass(frozen=True, slots=True)
-class _Result:
-    """A delivery's outcome waiting to be stored (see PagingWorker._store)."""
-
-    claimed: Claimed
-    values: dict[str, Any]
-    gave_up: bool
-    now: datetime
-    done: asyncio.Future[bool]
 
 
 def worker_id() -> str:
@@ -133,16 +94,14 @@ class PagingWorker:
         self.rng = rng or random.Random()
         self.background = background  # False: no loop; the caller runs run_once(now)
         self.metrics = metrics or PagingMetrics(rt.metrics.registry)
-        self.reminder_lead = reminder_lead  # how long before a silence ends it is reminded
-        self._unreachable_logged: set[str] = set()  # silences said to have nowhere to go
+        self.reminders = Reminders(rt.settings, reminder_lead)
+        self.results = ResultRecorder(rt.engine, self.id)
         self.follow_ups = FollowUps(rt, timedelta(seconds=poll_interval), batch)
         self._notifiers: Mapping[str, Notifier] | None = notifiers
         self._http: httpx.AsyncClient | None = None
         self._send_slots = asyncio.Semaphore(concurrency)
-        self._results: list[_Result] = []  # delivered, not yet stored
         self._in_flight: set[asyncio.Task[tuple[int, str]]] = set()  # background deliveries
         self._full = False  # the last pass claimed all it had room for
-        self._recorder: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._batch_routed = False  # the intake batch being committed queued paging work
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -296,7 +255,7 @@ class PagingWorker:
         transaction waits its turn for the one lock, so one per pass, not three."""
         with self.rt.engine.begin() as conn:
             steps, step_due = self._run_steps(conn, now)
-            reminders = self._queue_reminders(conn, now)
+            reminders = self.reminders.queue(conn, now)
             claimed, note_due = self._claim(conn, now, room)
         for report in steps:
             self.metrics.steps.labels(report.kind.value).inc()
@@ -313,39 +272,6 @@ class PagingWorker:
             .limit(1)
         ).scalar()
         return reports, due
-
-    def _queue_reminders(self, conn: Connection, now: datetime) -> int:
-        """Queue the silence reminders due at `now`; a failure here is logged and must
-        not hold up pages (an unavailable database stops the whole pass as before)."""
-        try:
-            with conn.begin_nested():  # a savepoint: a failure here undoes only this
-                queued = queue_reminders(conn, self.rt.settings, now, self.reminder_lead)
-        except Exception as exc:
-            if is_unavailable(exc):
-                raise
-            log.exception("queueing silence reminders failed")
-            return 0
-        for reminder in queued.reminders:
-            log.info(
-                "silence %s ends at %s: reminder queued for %s",
-                reminder.silence.id,
-                reminder.silence.ends_at,
-                reminder.via,
-            )
-        for silence in queued.unreachable:
-            assert silence.id is not None and silence.ends_at is not None
-            key = reminder_key(silence.id, silence.ends_at, "")
-            if key not in self._unreachable_logged:  # once per silence and end, not per pass
-                self._unreachable_logged.add(key)
-                log.warning(
-                    "silence %s by %s ends at %s: no channel to remind (%s is in no team with "
-                    "channels and the root route has none)",
-                    silence.id,
-                    silence.created_by,
-                    silence.ends_at,
-                    silence.created_by,
-                )
-        return len(queued.reminders)
 
     def _claim(
         self, conn: Connection, now: datetime, room: int
@@ -369,7 +295,7 @@ class PagingWorker:
                 self.metrics.latency.labels(kind).observe(max(waited, 0.0))
             result = await self._send(notifier, address, notification)
         applied = after_delivery(result, row["attempts"], now, rng=self.rng)
-        recorded = await self._store(claimed, applied.values, applied.gave_up, now)
+        recorded = await self.results.store(claimed, applied.values, applied.gave_up, now)
         self.metrics.notifications.labels(kind, applied.outcome).inc()
         if not recorded:
             log.warning("notification %s: claim lost before its result was stored", row["id"])
@@ -400,96 +326,20 @@ class PagingWorker:
             log.exception("notifier %s raised", getattr(notifier, "kind", "?"))
             return DeliveryResult.retryable(f"notifier error: {exc.__class__.__name__}")
 
-    async def _store(
-        self, claimed: Claimed, values: dict[str, Any], gave_up: bool, now: datetime
-    ) -> bool:
-        """Record one delivery's result; results that finish while a write is under way
-        are stored together in the next transaction (one commit, not one per page: on
-        SQLite every write transaction queues behind the intake's for the one lock)."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[bool] = loop.create_future()
-        self._results.append(_Result(claimed, values, gave_up, now, done))
-        recorder = self._recorder
-        if recorder is None or recorder.done() or recorder.get_loop() is not loop:
-            self._recorder = asyncio.create_task(self._record_queued())
-        return await done
-
-    async def _record_queued(self) -> None:
-        while self._results:
-            batch, self._results = self._results, []
-            try:
-                stored = await asyncio.to_thread(self._record, batch)
-            except Exception as exc:
-                stored = [exc] * len(batch)
-            for result, outcome in zip(batch, stored, strict=True):
-                if result.done.done():
-                    continue  # its delivery was cancelled (a stop past its grace)
-                if isinstance(outcome, Exception):
-                    result.done.set_exception(outcome)
-                else:
-                    result.done.set_result(outcome)
-
-    def _record(self, batch: list[_Result]) -> list[bool | Exception]:
-        try:
-            with self.rt.engine.begin() as conn:
-                return self._record_together(conn, batch)
-        except Exception as exc:
-            if len(batch) == 1 or is_unavailable(exc):
-                raise
-            log.warning("storing %d results failed (%s); storing one by one", len(batch), exc)
-        # One row that cannot be stored must not fail the others' results.
-        outcomes: list[bool | Exception] = []
-        for result in batch:
-            try:
-                with self.rt.engine.begin() as conn:
-                    outcomes.append(self._record_one(conn, result))
-            except Exception as exc:
-                outcomes.append(exc)
-        return outcomes
-
-    def _record_together(self, conn: Connection, batch: list[_Result]) -> list[bool | Exception]:
-        """One UPDATE per distinct outcome (a pass's pages mostly share one), not per row."""
-        same: dict[tuple[tuple[str, Any], ...], list[_Result]] = {}
-        for result in batch:
-            same.setdefault(tuple(sorted(result.values.items())), []).append(result)
-        stored: set[int] = set()
-        for results in same.values():
-            ids = [r.claimed.row["id"] for r in results]
-            stored |= record_results(conn, ids, self.id, results[0].values)
-        for result in batch:
-            if result.claimed.row["id"] in stored:
-                _note_if_gave_up(conn, result)
-        return [r.claimed.row["id"] in stored for r in batch]
-
-    def _record_one(self, conn: Connection, result: _Result) -> bool:
-        stored = record_result(conn, result.claimed.row["id"], self.id, result.values)
-        if stored:
-            _note_if_gave_up(conn, result)
-        return stored
-
-
-def _note_if_gave_up(conn: Connection, result: _Result) -> None:
-    """A stored result that gave up: say so on the incident's timeline (note_failure)."""
-    if result.gave_up:
-        values = result.values
-        note_failure(
-            conn, result.claimed, result.now, values.get("detail") or "", values["attempts"]
-        )
-
 
 def install_paging(
-    app: FastAPI,
     rt: Runtime,
     *,
     notifiers: Mapping[str, Notifier] | None = None,
     background: bool = True,
 ) -> PagingWorker:
-    """Wire paging into an app from bot.http.app.create_app: the intake hooks, the API's
-    incident-changed hook, and a worker started and stopped with the app's lifespan.
+    """Wire paging into a process: the intake hooks (every process that ingests routes its
+    new incidents in the ingest transaction), the incident-changed hook, and, for a role
+    that runs workers, the worker loop started and stopped with the process.
 
-    Calling it again (before the app starts) replaces the worker: tests pass
+    Calling it again (before the process starts) replaces the worker: tests pass
     `background=False` (no loop; they call `worker.run_once(now)`) or their own
-    `notifiers`. The hooks and the lifespan always use the current worker.
+    `notifiers`. The hooks and the lifecycle always use the current worker.
     """
     previous: PagingWorker | None = rt.extras.get("paging")
     worker = PagingWorker(
@@ -513,17 +363,18 @@ def install_paging(
     rt.extras.setdefault("incident_changed", []).append(
         lambda incident_id, action: current().incident_changed(incident_id, action)
     )
-    inner = app.router.lifespan_context
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        async with inner(app) as state:
-            running = current()
-            await running.start()
-            try:
-                yield state
-            finally:
-                await running.stop()
+    async def running() -> AsyncIterator[None]:
+        if not rt.role.workers:
+            yield  # another process (`firebell worker`) pages what this one routes
+            return
+        worker = current()
+        await worker.start()
+        try:
+            yield
+        finally:
+            await worker.stop()
 
-    app.router.lifespan_context = lifespan
+    rt.lifecycle.add(running)
     return worker

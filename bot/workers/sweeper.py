@@ -8,7 +8,8 @@ from datetime import datetime
 
 from bot.runtime.intake_writer import DatabaseUnavailable
 from bot.runtime.state import Runtime
-from routing.intake.ingest import Submission, quiet_alerts
+from routing.intake.ingest import quiet_alerts
+from routing.intake.submission import Submission
 
 log = logging.getLogger("firebell.sweeper")
 

@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from bot.runtime.state import Runtime
 from integrations.sources import SOURCES, PayloadError, SourceOptions
 from integrations.sources.syslog import parse_syslog_message, split_tcp_frames
-from routing.intake.ingest import Submission
+from routing.intake.submission import Submission
 
 log = logging.getLogger("firebell.syslog")
 MAX_TCP_BUFFER = 1 << 20

@@ -16,12 +16,12 @@ from integrations.notifiers.base import (
     split_message_ref,
 )
 from integrations.notifiers.chat_api import call_json_api, json_object
-from integrations.notifiers.message import (
+from integrations.notifiers.discord_embed import (
     DISCORD_CONTENT_LIMIT,
-    clip,
     discord_escape,
     discord_message,
 )
+from integrations.notifiers.message import clip
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
 

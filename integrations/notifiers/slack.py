@@ -16,7 +16,8 @@ from integrations.notifiers.base import (
     split_message_ref,
 )
 from integrations.notifiers.chat_api import call_json_api, json_object
-from integrations.notifiers.message import SLACK_FALLBACK_LIMIT, clip, slack_escape, slack_message
+from integrations.notifiers.message import clip
+from integrations.notifiers.slack_blocks import SLACK_FALLBACK_LIMIT, slack_escape, slack_message
 
 DEFAULT_API_URL = "https://slack.com/api/"
 

@@ -6,7 +6,8 @@ from integrations.sources.alertmanager import alertmanager
 from integrations.sources.base import ParseResult, PayloadError, Source, SourceOptions
 from integrations.sources.generic import generic
 from integrations.sources.nginx import nginx
-from integrations.sources.sentry import sentry, sentry_legacy
+from integrations.sources.sentry import sentry
+from integrations.sources.sentry_plugin import sentry_legacy
 
 # The one registry of sources: adding a source is one module and one line here.
 SOURCES: dict[str, Source] = {

@@ -57,3 +57,7 @@ class Alert:
 
 
 UNKNOWN_SERVICE = "unknown"
+
+
+# The states of the incident alerts are grouped into (the `incident.status` column).
+INCIDENT_STATUSES = ("triggered", "acknowledged", "resolved")

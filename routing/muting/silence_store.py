@@ -15,9 +15,9 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Table, insert, or_, select, update
 
 from routing.muting.silence import Recurrence, Silence, SilenceState, silence_state
-from routing.paging.follow_up_store import recheck_held_by
-from routing.storage.paging_tables import SilenceRow
+from routing.storage.paging_tables import PagingHoldRow, SilenceRow
 
+HOLD: Table = PagingHoldRow.metadata.tables["paging_hold"]
 SILENCE: Table = SilenceRow.metadata.tables["silence"]
 CONFIG_PREFIX = "config:"
 
@@ -190,3 +190,14 @@ def expire(
     # Incidents this silence held from paging are looked at on the worker's next pass.
     recheck_held_by(conn, silence_id, now)
     return get(conn, silence_id, now)
+
+
+def recheck_held_by(conn: Connection, silence_id: str, now: datetime) -> int:
+    """A silence ended early: the incidents it held from paging are due for a look at once
+    (the paging worker's follow-up pass picks them up)."""
+    done = conn.execute(
+        update(HOLD)
+        .where(HOLD.c.state == "held", HOLD.c.silence_id == silence_id)
+        .values(recheck_at=now)
+    )
+    return int(done.rowcount or 0)

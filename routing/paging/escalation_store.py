@@ -1,31 +1,29 @@
 """The paging shell's start and stop: escalations and channel posts start in the ingest
 transaction; acknowledge, resolve and silences stop or quiet them. Due steps run in
-routing/escalation_steps.py (its docstring says how the locks avoid deadlocks).
+escalation_steps.py (its docstring says how the locks avoid deadlocks); the silences
+checked come from silences_in_force.py.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Connection, Table, func, insert, or_, select, update
 
-from routing.intake.ingest import IncidentEvent, IncidentEventKind
+from routing.intake.submission import IncidentEvent, IncidentEventKind
 from routing.muting.matcher import matches
-from routing.muting.silence import Recurrence, Silence
 from routing.paging import follow_up_store
 from routing.paging.follow_up_store import open_feeds
 from routing.paging.policy import PolicyConfig
+from routing.paging.silences_in_force import all_silences
 from routing.paging.triage import (
     Triage,
     TriageOutcome,
     channel_key,
     routing_labels,
-    silence_label,
     triage,
 )
 from routing.storage.database import insert_ignoring_duplicates as insert_ignoring_duplicates
@@ -33,14 +31,11 @@ from routing.storage.paging_tables import (
     EscalationRow,
     NotificationRow,
     PagingDecisionRow,
-    SilenceRow,
 )
 from routing.storage.tables import AlertRow, IncidentRow
 from routing.storage.timeline import TIMELINE as TIMELINE
 from routing.storage.timeline import add_timeline as add_timeline
 from routing.storage.timeline import timeline_row
-
-log = logging.getLogger("firebell.paging")
 
 ALERT: Table = AlertRow.metadata.tables["alert"]
 INCIDENT: Table = IncidentRow.metadata.tables["incident"]
@@ -56,52 +51,9 @@ ROUTING_COLUMNS = (
 ESCALATION: Table = EscalationRow.metadata.tables["escalation"]
 NOTIFICATION: Table = NotificationRow.metadata.tables["notification"]
 DECISION: Table = PagingDecisionRow.metadata.tables["paging_decision"]
-SILENCE: Table = SilenceRow.metadata.tables["silence"]
 
 
 _STARTING = (IncidentEventKind.OPENED, IncidentEventKind.REOPENED, IncidentEventKind.ALERT_ADDED)
-
-
-# ------------------------------------------------------------------ silences
-
-
-def stored_silences(conn: Connection, now: datetime) -> list[Silence]:
-    """Silences from the database that may be in force at `now` (unreadable rows are logged
-    and skipped: a bad row must not stop alerts from being stored)."""
-    rows = conn.execute(
-        select(SILENCE).where(
-            SILENCE.c.expired_at.is_(None),
-            or_(SILENCE.c.ends_at.is_(None), SILENCE.c.ends_at > now),
-            or_(SILENCE.c.starts_at.is_(None), SILENCE.c.starts_at <= now),
-        )
-    ).mappings()
-    out = []
-    for row in rows:
-        try:
-            out.append(
-                Silence(
-                    id=row["id"],
-                    matchers=list(row["matchers"]),
-                    starts_at=row["starts_at"],
-                    ends_at=row["ends_at"],
-                    created_by=row["created_by"],
-                    comment=row["comment"],
-                    recurrence=Recurrence.model_validate(row["recurrence"])
-                    if row["recurrence"]
-                    else None,
-                )
-            )
-        except (ValidationError, ValueError) as exc:
-            log.error("silence %s is invalid and ignored: %s", row["id"], exc)
-    return out
-
-
-def all_silences(conn: Connection, config: PolicyConfig, now: datetime) -> list[Silence]:
-    configured = [
-        s if s.id else s.model_copy(update={"id": silence_label(s, i)})
-        for i, s in enumerate(config.silences)
-    ]
-    return configured + stored_silences(conn, now)
 
 
 # ------------------------------------------------------------------ starting (ingest hook)
@@ -386,7 +338,6 @@ def escalations_of(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "all_silences",
     "apply_triage",
     "cancel_pending_pages",
     "channel_row",
@@ -397,5 +348,4 @@ __all__ = [
     "insert_ignoring_duplicates",
     "start_paging",
     "stop_escalations",
-    "stored_silences",
 ]

@@ -8,7 +8,7 @@
   with Alertmanager's timers, once more per `group_interval` when new alerts joined, and
   every `repeat_interval` while nobody acknowledged it (`decide_feed`).
 
-The shell is routing/follow_up_store.py (rows written with the paging decision) and
+The shell is routing/paging/follow_up_store.py (rows written with the paging decision) and
 routing/follow_up_pass.py (the worker's periodic pass).
 """
 

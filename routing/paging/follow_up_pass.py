@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from routing.muting.silence_store import SILENCE
 from routing.paging.escalation_store import (
     DECISION,
     INCIDENT,
     NOTIFICATION,
-    SILENCE,
     apply_triage,
     channel_row,
     decision_row,

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select, update
 
-from routing.intake.ingest import IncidentEvent, IncidentEventKind
+from routing.intake.submission import IncidentEvent, IncidentEventKind
 from routing.muting.silence import Silence
 from routing.paging.follow_up import Feed, address_key, mute_of, recheck_at, schedule_update
 from routing.paging.triage import ChannelNotice, Triage, TriageOutcome
@@ -154,16 +154,6 @@ def _feeds_joined(
                 next_check_at=min(row.next_check_at, due),
             )
         )
-
-
-def recheck_held_by(conn: Connection, silence_id: str, now: datetime) -> int:
-    """A silence ended early: the incidents it held are due for a look at once."""
-    done = conn.execute(
-        update(HOLD)
-        .where(HOLD.c.state == "held", HOLD.c.silence_id == silence_id)
-        .values(recheck_at=now)
-    )
-    return int(done.rowcount or 0)
 
 
 def holds_of(conn: Connection, incident_id: int) -> list[dict[str, Any]]:

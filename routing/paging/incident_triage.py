@@ -8,9 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
-from routing.paging.escalation_store import ALERT, ROUTING_COLUMNS, all_silences, firing_labels
+from routing.paging.escalation_store import ALERT, ROUTING_COLUMNS, firing_labels
 from routing.paging.follow_up import mute_of, recheck_at
 from routing.paging.policy import PolicyConfig
+from routing.paging.silences_in_force import all_silences
 from routing.paging.triage import Triage, routing_labels, triage
 
 

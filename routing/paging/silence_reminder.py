@@ -2,7 +2,7 @@
 
 Before a silence ends, the team of the person who made it is told in its channels, so
 nobody is surprised when the alerts it muted page again. The shell (bot/paging_worker.py
-and routing/silence_reminder_store.py) loads the silences, calls `due_reminders` each
+and routing/paging/silence_reminder_store.py) loads the silences, calls `due_reminders` each
 worker pass and queues one outbox row per silence, end time and channel.
 """
 

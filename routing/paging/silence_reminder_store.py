@@ -19,7 +19,6 @@ from routing.muting.silence import Silence
 from routing.paging.escalation_store import (
     NOTIFICATION,
     insert_ignoring_duplicates,
-    stored_silences,
 )
 from routing.paging.policy import PolicyConfig
 from routing.paging.silence_reminder import (
@@ -29,6 +28,7 @@ from routing.paging.silence_reminder import (
     due_reminders,
     reminder_payload,
 )
+from routing.paging.silences_in_force import stored_silences
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.exc import OperationalError
 
+from routing.intake.alert import INCIDENT_STATUSES as INCIDENT_STATUSES
 from routing.storage.tables import AlertIdentity, AlertRow, IncidentRow
 from routing.storage.timeline import TIMELINE as TIMELINE
 from routing.storage.timeline import add_timeline as add_timeline
@@ -21,7 +22,6 @@ INCIDENT: Table = IncidentRow.metadata.tables["incident"]
 IDENTITY: Table = AlertIdentity.metadata.tables["alert_identity"]
 _LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL, FOR UPDATE NOWAIT on a locked row
 
-INCIDENT_STATUSES = ("triggered", "acknowledged", "resolved")
 ALERT_STATUSES = ("pending", "firing", "resolved")
 
 

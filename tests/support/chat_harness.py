@@ -19,11 +19,11 @@ from fastapi import FastAPI
 
 from bot.chat.wiring import Chat
 from bot.config import Settings
-from bot.http.app import create_app
+from bot.roles import create_app
 from bot.runtime.state import Runtime
 from routing.intake.alert import Alert, AlertStatus, Severity
 from routing.intake.fingerprint import fingerprint_of
-from routing.intake.ingest import Submission
+from routing.intake.submission import Submission
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -1,4 +1,4 @@
-"""Run a real `firebell serve` process on a loopback port for end-to-end tests."""
+"""Run a real `firebell serve` (or `firebell worker`) process for end-to-end tests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -21,7 +21,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """`python -m bot.cli.main serve` with its own config file, stopped by `stop()`/`kill()`."""
+    """`python -m bot.cli serve` (or `worker`) with its own config file; `stop()`, `kill()`."""
 
     def __init__(
         self,
@@ -43,7 +43,7 @@ class ServerProcess:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "bot.cli.main", *args],
+            [sys.executable, "-m", "bot.cli", *args],
             env=self.env,
             cwd=self.workdir,
             capture_output=True,
@@ -51,19 +51,12 @@ class ServerProcess:
             timeout=60,
         )
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli.main", "serve", "--port", str(self.port)],
-            env=self.env,
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    def start(self, timeout: float = 30.0, *, args: Sequence[str] = ()) -> ServerProcess:
+        """`firebell serve` plus `args` (e.g. --no-workers), ready once /healthz answers."""
+        self._spawn(["serve", "--port", str(self.port), *args])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited {self.proc.returncode}:\n{self.log()}")
+            self._check_alive()
             try:
                 if httpx.get(self.base_url + "/healthz", timeout=0.5).status_code == 200:
                     return self
@@ -71,6 +64,33 @@ class ServerProcess:
                 time.sleep(0.05)
         self.kill()
         raise RuntimeError(f"server did not become healthy:\n{self.log()}")
+
+    def start_worker(self, timeout: float = 30.0) -> ServerProcess:
+        """`firebell worker` (no port): ready once it logs that its workers run."""
+        self._spawn(["worker"])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            if "worker running" in self.log():
+                return self
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"worker did not start:\n{self.log()}")
+
+    def _check_alive(self) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"process exited {self.proc.returncode}:\n{self.log()}")
+
+    def _spawn(self, args: list[str]) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", *args],
+            env=self.env,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

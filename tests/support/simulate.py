@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from sqlalchemy import func, inspect, select, table
 
 from bot.config import Settings, parse_config
-from bot.http.app import ingest_policy
+from bot.runtime.state import ingest_policy
 from integrations.sources import SOURCES, SourceOptions
-from routing.intake.ingest import Submission, ingest
+from routing.intake.ingest import ingest
+from routing.intake.submission import Submission
 from routing.paging.escalation_store import start_paging
 from routing.storage.database import make_engine
 

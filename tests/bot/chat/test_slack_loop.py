@@ -59,7 +59,7 @@ def test_alert_to_slack_button_to_acknowledged(database_url: str) -> None:
     workers: list[PagingWorker] = []
 
     def install(app: Any, rt: Any) -> None:
-        workers.append(install_paging(app, rt, background=False))
+        workers.append(install_paging(rt, background=False))
 
     async def go() -> None:
         async with ChatWorld.open(data, install=install) as world:

@@ -30,7 +30,7 @@ from aiohttp import WSMsgType, web
 
 from bot.chat.slack import run_socket_mode
 from bot.config import Settings
-from bot.http.app import create_app
+from bot.roles import create_app
 from routing.response import incidents
 from routing.storage.migrate import upgrade
 from tests.bot.chat.test_slack import FakeSlack
@@ -44,6 +44,7 @@ from tests.support.chat_harness import (
     slack_section,
 )
 from tests.support.loopback_http import RecordedRequest, Reply
+from tests.support.server_process import ServerProcess, free_port
 
 APP_TOKEN = "xapp-1-A111-1-socket-test"  # app-level tokens start with xapp-
 WAIT = 10.0  # seconds; generous for a loaded CI machine, never reached when things work
@@ -196,7 +197,7 @@ async def socket_mode_world(
     section = slack_section(fake.base_url + "/api/", app_token=APP_TOKEN)
     app = create_app(Settings.model_validate(settings_data(url, slack=section)), clock=lambda: NOW)
     rt = app.state.runtime
-    runner = asyncio.create_task(run_socket_mode(app, rt))
+    runner = asyncio.create_task(run_socket_mode(rt))
     try:
         # Connected means run_socket_mode is inside the app's lifespan with its handler up;
         # should it fail first, its own error is the one to see.
@@ -290,7 +291,11 @@ def test_slash_command_and_button_over_socket_mode(tmp_path: Path) -> None:
 
 def test_firebell_slack_socket_command_serves_and_stops_cleanly(tmp_path: Path) -> None:
     """The real `firebell slack-socket --config FILE` process, tokens from the environment as
-    in the documented config; SIGTERM (docker stop, systemd) ends it with exit status 0."""
+    in the documented config; SIGTERM (docker stop, systemd) ends it with exit status 0.
+
+    It runs beside a real `firebell serve` with the same config, which has a syslog
+    listener: only `serve` listens (a second listener would die on "Address already in
+    use"), and `firebell incident list` runs beside both."""
 
     async def go() -> None:
         url = f"sqlite:///{tmp_path}/cli.db"
@@ -307,17 +312,23 @@ def test_firebell_slack_socket_command_serves_and_stops_cleanly(tmp_path: Path) 
             "api_url": fake.base_url + "/api/",
             "command": "/incident",
         }
+        syslog = {"nginx": {"syslog": {"listen": f"127.0.0.1:{free_port()}"}}}
+        config_text = yaml.safe_dump(settings_data(url, slack=section, sources=syslog))
         config = tmp_path / "firebell.yaml"
-        config.write_text(yaml.safe_dump(settings_data(url, slack=section)))
+        config.write_text(config_text)
         env = {
             **os.environ,
             "SLACK_BOT_TOKEN": SLACK_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_APP_TOKEN": APP_TOKEN,
         }
+        server = ServerProcess(tmp_path, config_text, env=env, name="serve").start()
+        listed = server.cli("incident", "list")
+        assert listed.returncode == 0, listed.stderr
+        assert f"#{iid}" in listed.stdout
         log = (tmp_path / "slack-socket.log").open("wb")
         proc = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "bot.cli.main", "slack-socket", "--config", str(config)),
+            *(sys.executable, "-m", "bot.cli", "slack-socket", "--config", str(config)),
             env=env,
             cwd=tmp_path,
             stdout=log,
@@ -344,16 +355,19 @@ def test_firebell_slack_socket_command_serves_and_stops_cleanly(tmp_path: Path) 
 
             proc.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(proc.wait(), WAIT) == 0
+            assert server.proc is not None and server.proc.poll() is None  # serve is still up
         finally:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
             log.close()
+            server.stop()
             await socket.stop()
             fake.server.close()
         assert socket.close_codes == [1000]  # the process closed its socket on the way out
         output = (tmp_path / "slack-socket.log").read_text()
         assert "Traceback" not in output, output
         assert APP_TOKEN not in output and SLACK_TOKEN not in output  # secrets never logged
+        assert "Address already in use" not in output + server.log()
 
     asyncio.run(go())

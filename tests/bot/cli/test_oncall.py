@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from bot.config import load_config
-from bot.http.app import create_app
+from bot.roles import create_app
 from tests.support.paths import POLICY_EXAMPLE
 
 EXAMPLE = POLICY_EXAMPLE
@@ -55,7 +55,7 @@ def test_oncall_cli_prints_who_and_next(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "bot.cli.main",
+            "bot.cli",
             "oncall",
             "--at",
             "2026-12-25T12:00:00Z",
@@ -71,7 +71,7 @@ def test_oncall_cli_prints_who_and_next(tmp_path: Path) -> None:
     assert "backend-primary (Europe/Madrid): carol on call" in result.stdout
     assert "from 2026-12-26T21:00:00+01:00: bob" in result.stdout
     missing = subprocess.run(
-        [sys.executable, "-m", "bot.cli.main", "oncall", "--schedule", "nope"],
+        [sys.executable, "-m", "bot.cli", "oncall", "--schedule", "nope"],
         env=env,
         capture_output=True,
         text=True,

@@ -21,7 +21,7 @@ def run_cli(
     config: Path, *args: str, stdin: bytes | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli.main", "simulate", "--config", str(config), *args],
+        [sys.executable, "-m", "bot.cli", "simulate", "--config", str(config), *args],
         cwd=REPO,
         input=stdin.decode() if stdin is not None else None,
         capture_output=True,

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from bot.cli.simulate import AlertReport, EscalationPlan, render_json, render_text, run_simulation
+from bot.cli.simulate import run_simulation
+from bot.cli.simulate_render import render_json, render_text
+from bot.cli.simulate_report import AlertReport, EscalationPlan
 from routing.muting import silence_store
 from routing.muting.silence import Silence
 from routing.storage.database import make_engine

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat.wiring import add_chat_cli
+from bot.cli.chat_commands import add_chat_cli
 
 
 def run_cli(tmp_path: Path, *argv: str) -> int:

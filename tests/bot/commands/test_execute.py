@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.chat.wiring import command_context
+from bot.chat.context import command_context
 from bot.commands import (
     Actor,
     Command,
@@ -55,7 +55,7 @@ def with_world(database_url: str, body: Any, **extra: Any) -> None:
         changes: list[tuple[int, str]] = []
 
         def install(app: Any, rt: Any) -> None:
-            install_paging(app, rt, background=False)
+            install_paging(rt, background=False)
             rt.extras["incident_changed"].append(lambda i, a: changes.append((i, a)))
 
         async with ChatWorld.open(paging_config(database_url, **extra), install=install) as world:

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.config import Settings
-from bot.http.app import create_app
 from bot.http.webhooks import find_route, sentry_legacy_webhook
+from bot.roles import create_app
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.config import Settings
-from bot.http.app import create_app
+from bot.roles import create_app
 
 ENDPOINTS = [
     "/webhooks/alertmanager",

@@ -7,7 +7,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from bot.config import Settings
-from bot.http.app import create_app
+from bot.roles import create_app
 from routing.storage.database import sqlalchemy_url
 
 ALERT = {"title": "disk full", "severity": "warning", "service": "api"}

@@ -8,7 +8,6 @@ never sleeps a fixed time to let something happen (the worker polls every second
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +17,9 @@ import pytest
 from tests.support.loopback_http import Reply, start
 from tests.support.paging import am_payload
 from tests.support.server_process import ServerProcess
+from tests.support.waiting import wait_for
 
 JSON = {"content-type": "application/json"}
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from bot.http.app import create_app
+from bot.roles import create_app
 from bot.workers.paging_worker import PagingWorker, RunSummary, install_paging
 from integrations.notifiers import DeliveryResult, Notification
 from routing.paging.escalation_store import escalations_of
@@ -43,7 +43,7 @@ def paging_app(
 ) -> Iterator[tuple[TestClient, PagingWorker]]:
     settings = settings_from(two_step_config(database_url, sink.base_url, **config))
     app = create_app(settings, clock=clock)
-    worker = install_paging(app, app.state.runtime, notifiers=notifiers, background=background)
+    worker = install_paging(app.state.runtime, notifiers=notifiers, background=background)
     with TestClient(app) as client:
         yield client, worker
 
@@ -192,7 +192,7 @@ def test_the_intakes_commit_wakes_the_worker_instead_of_its_poll(database_url: s
     with start(lambda _: Reply.json({})) as sink:
         settings = settings_from(two_step_config(database_url, sink.base_url))
         app = create_app(settings, clock=utc_now)
-        worker = install_paging(app, app.state.runtime, notifiers={"apprise": Timing()})
+        worker = install_paging(app.state.runtime, notifiers={"apprise": Timing()})
         worker.poll_interval = 60.0
         accepted: list[int] = []
         with TestClient(app) as client:
@@ -218,7 +218,7 @@ def test_apprise_target_reaches_a_real_http_endpoint_once_per_page(database_url:
             f'contacts: ["json://{host}/alice", "json://{host}/alice-phone"]',
         )
         app = create_app(settings_from(extra_contact), clock=clock)
-        worker = install_paging(app, app.state.runtime, background=False)
+        worker = install_paging(app.state.runtime, background=False)
         with TestClient(app) as client:
             client.post("/webhooks/alertmanager", content=am_payload(), headers=JSON)
             run(client, worker, clock)
@@ -231,9 +231,9 @@ def test_installing_again_replaces_the_worker_without_doubling_hooks(tmp_path: A
     settings = settings_from(two_step_config(f"sqlite:///{tmp_path}/x.db", "http://127.0.0.1:9"))
     app = create_app(settings, clock=Clock())
     rt = app.state.runtime
-    first = install_paging(app, rt)
+    first = install_paging(rt)
     hooks = (len(rt.intake.in_transaction), len(rt.intake.committed))
-    second = install_paging(app, rt, background=False)
+    second = install_paging(rt, background=False)
     assert rt.extras["paging"] is second and second is not first
     assert (len(rt.intake.in_transaction), len(rt.intake.committed)) == hooks
     assert second.metrics is first.metrics  # one registration per registry

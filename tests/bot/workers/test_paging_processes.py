@@ -7,19 +7,20 @@ conditions with deadlines; it never sleeps a fixed time to let something happen.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.http.app import create_app
+from bot.roles import create_app
 from routing.paging.escalation_store import ESCALATION, NOTIFICATION
 from routing.storage.database import make_engine
 from tests.support.loopback_http import LoopbackServer, Reply, start
 from tests.support.paging import am_payload, settings_from
 from tests.support.server_process import ServerProcess
+from tests.support.waiting import wait_for
 
 
 def config(database_url: str, sink: LoopbackServer) -> str:
@@ -40,14 +41,6 @@ route:
   group_wait: 0s
   receiver: {{escalation: ops}}
 """
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def sent_by(engine: Engine, recipient: str) -> str | None:
@@ -77,7 +70,7 @@ def test_serve_runs_the_paging_worker(tmp_path: Path) -> None:
     settings = settings_from(f'database_url: "sqlite:///{tmp_path}/x.db"')
     app = create_app(settings)
     assert "paging" in app.state.runtime.extras, (
-        "bot.http.app.create_app must call bot.workers.paging_worker.install_paging(app, rt)"
+        "bot.roles.create_app must call bot.workers.paging_worker.install_paging(rt)"
     )
 
 

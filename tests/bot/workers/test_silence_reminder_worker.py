@@ -54,7 +54,7 @@ async def reminder_world(
     installed: list[PagingWorker] = []
 
     def install(app: Any, rt: Any) -> None:
-        installed.append(install_paging(app, rt, background=False, **worker))
+        installed.append(install_paging(rt, background=False, **worker))
 
     async with ChatWorld.open(data, clock=clock, install=install) as world:
         yield world, installed[-1]

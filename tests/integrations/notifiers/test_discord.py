@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import pytest
 
 from integrations.notifiers.base import DeliveryOutcome
+from integrations.notifiers.discord_embed import RESOLVED_COLOR
 from integrations.notifiers.discord_rest import DiscordNotifier, channel_of
-from integrations.notifiers.message import RESOLVED_COLOR
 from tests.support.loopback_http import Handler, LoopbackServer, RecordedRequest, Reply, start
 from tests.support.notifier_sample import run_with_client, sample_notification
 

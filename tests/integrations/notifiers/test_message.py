@@ -15,17 +15,15 @@ from integrations.notifiers.button import (
     parse_discord_custom_id,
     parse_slack_action,
 )
-from integrations.notifiers.message import (
+from integrations.notifiers.discord_embed import (
     RESOLVED_COLOR,
     SEVERITY_COLORS,
     discord_components,
     discord_message,
     render_discord_embed,
-    render_slack_blocks,
-    render_slack_text,
-    render_text,
-    render_title,
 )
+from integrations.notifiers.message import render_text, render_title
+from integrations.notifiers.slack_blocks import render_slack_blocks, render_slack_text
 from routing.intake.alert import Severity
 from tests.support.notifier_sample import FIRST_SEEN, sample_notification
 

@@ -14,7 +14,8 @@ import orjson
 import pytest
 
 from integrations.sources import SOURCES, ParseResult, SourceOptions
-from integrations.sources.nginx import message_template, parse_error_line
+from integrations.sources.nginx_line import parse_error_line
+from integrations.sources.nginx_template import message_template
 from routing.intake.alert import AlertStatus
 from tests.support.paths import SHARED_FIXTURES as SHARED
 

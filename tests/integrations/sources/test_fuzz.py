@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from integrations.sources import SOURCES, ParseResult, PayloadError, Source, SourceOptions
-from integrations.sources.nginx import message_template, parse_error_line
-from integrations.sources.sentry import verify_sentry_signature
+from integrations.sources.nginx_line import parse_error_line
+from integrations.sources.nginx_template import message_template
+from integrations.sources.sentry_signature import verify_sentry_signature
 from routing.intake.alert import Alert, AlertStatus, Severity
 
 OPTIONS = SourceOptions(services={"api": "svc", "checkout": "shop", "17": "numbered", "_": "x"})

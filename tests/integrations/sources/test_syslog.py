@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integrations.sources.nginx import parse_error_line
+from integrations.sources.nginx_line import parse_error_line
 from integrations.sources.syslog import parse_syslog_message, split_tcp_frames
 
 NGINX_LINE = (

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, text
 
 from bot.config import Settings
-from bot.http.app import create_app
+from bot.roles import create_app
 from routing.intake.episode_cache import EpisodeCache
 from routing.storage.database import make_engine
 

@@ -11,9 +11,12 @@ from sqlalchemy import Engine, func, select
 
 from routing.intake.alert import Alert, AlertStatus, Severity
 from routing.intake.dedup import DecisionKind, DedupPolicy
+from routing.intake.episode_store import ALERT
 from routing.intake.fingerprint import fingerprint_of
-from routing.intake.ingest import ALERT, INBOX, INCIDENT, IngestPolicy, Submission, ingest
+from routing.intake.incident_assignment import INCIDENT
+from routing.intake.ingest import INBOX, ingest
 from routing.intake.storm_sql import read_episodes
+from routing.intake.submission import IngestPolicy, Submission
 from routing.response.incidents import get_incident, resolve
 from routing.storage.database import make_engine
 

@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, Engine, select
 
-from routing.intake.ingest import ALERT, INBOX, IngestPolicy, Submission, ingest, quiet_alerts
+from routing.intake.episode_store import ALERT
+from routing.intake.ingest import INBOX, ingest, quiet_alerts
 from routing.intake.storm_sql import read_episodes, sqlite_datetime
+from routing.intake.submission import IngestPolicy, Submission
 from routing.storage.database import make_engine
 from tests.routing.intake.test_ingest_store import am_alert
 

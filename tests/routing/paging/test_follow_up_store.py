@@ -4,11 +4,9 @@ Alertmanager's group_interval and repeat_interval."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, update
 
 from routing.intake.alert import Severity
@@ -20,16 +18,8 @@ from routing.paging.follow_up_pass import FollowUpReport, run_follow_ups
 from routing.paging.follow_up_store import HOLD, feeds_of, holds_of
 from routing.paging.outbox import notifications_of
 from routing.response import actions as response
-from routing.storage.database import make_engine
-from tests.routing.paging.test_store import CONFIG, WAIT, alert, count, receive, steps, timeline
+from tests.routing.paging.store_support import CONFIG, WAIT, alert, count, receive, steps, timeline
 from tests.support.paging import T0
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def follow_up(engine: Engine, at: datetime) -> FollowUpReport:
