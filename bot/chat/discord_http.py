@@ -32,6 +32,7 @@ from bot.commands import (
     discord_actor,
     execute,
 )
+from bot.runtime.bodies import BodyTooLarge, read_body_capped, too_large
 from bot.runtime.state import Runtime
 from integrations.notifiers.button import parse_discord_custom_id
 from integrations.notifiers.discord_embed import (
@@ -120,7 +121,10 @@ def router(public_key_hex: str) -> APIRouter:
     @api.post("/discord/interactions", include_in_schema=False)
     async def interactions(request: Request) -> JSONResponse:
         rt: Runtime = request.app.state.runtime
-        body = await request.body()
+        try:
+            body = await read_body_capped(request, rt.settings.max_body_bytes)
+        except BodyTooLarge as exc:
+            return too_large(exc)
         ok = verify_signature(
             key,
             request.headers.get("x-signature-ed25519", ""),

@@ -34,6 +34,7 @@ from bot.commands import (
     parse_command,
     slack_actor,
 )
+from bot.runtime.bodies import BodyTooLarge, read_body_capped, too_large
 from bot.runtime.state import Runtime
 from integrations.notifiers.button import parse_slack_action
 from integrations.notifiers.message import clip
@@ -81,9 +82,15 @@ class SlackSurface:
     def router(self) -> APIRouter:
         router = APIRouter()
         handler = self.handler
+        rt = self.rt
 
         @router.post("/slack/events", include_in_schema=False)
         async def slack_events(request: Request) -> Response:
+            try:
+                # Cached on the request: bolt's own `await request.body()` reuses it.
+                await read_body_capped(request, rt.settings.max_body_bytes)
+            except BodyTooLarge as exc:
+                return too_large(exc)
             response: Response = await handler.handle(request)
             return response
 
@@ -158,7 +165,10 @@ async def run_socket_mode(rt: Runtime) -> int:
 
     chat = rt.extras["chat"]
     slack = rt.settings.slack
-    assert slack is not None and slack.app_token and chat.slack is not None
+    assert slack is not None and slack.app_token
+    if chat.slack is None:  # the command role builds no Slack app until it is asked for
+        chat.slack = SlackSurface(rt, chat.background)
+    surface = chat.slack
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals: list[signal.Signals] = []
@@ -171,7 +181,7 @@ async def run_socket_mode(rt: Runtime) -> int:
     try:
         async with rt.lifecycle.running():
             # apps.connections.open (app token) goes to slack.api_url, like every call.
-            handler = AsyncSocketModeHandler(chat.slack.bolt, slack.app_token)
+            handler = AsyncSocketModeHandler(surface.bolt, slack.app_token)
             try:
                 await handler.connect_async()
                 log.info("connected to Slack over Socket Mode")

@@ -43,11 +43,6 @@ def install_chat(rt: Runtime, *, notifiers: Mapping[str, Notifier] | None = None
     rt.extras.setdefault("incident_changed", []).append(sync.incident_changed)
     rt.intake.committed.append(sync.committed_hook)
     rt.extras["chat"] = chat
-    if rt.settings.slack is not None:
-        from bot.chat.slack import SlackSurface
-
-        # Built for every role: Socket Mode serves the same Bolt app without HTTP.
-        chat.slack = SlackSurface(rt, background)
 
     @asynccontextmanager
     async def running() -> AsyncIterator[None]:
@@ -61,12 +56,22 @@ def install_chat(rt: Runtime, *, notifiers: Mapping[str, Notifier] | None = None
     return chat
 
 
+def slack_surface(rt: Runtime) -> SlackSurface:
+    """The Slack app, built for the roles that serve it: HTTP (`/slack/events`) and
+    `firebell slack-socket` (the same Bolt app over Socket Mode)."""
+    chat: Chat = rt.extras["chat"]
+    if chat.slack is None:
+        from bot.chat.slack import SlackSurface
+
+        chat.slack = SlackSurface(rt, chat.background)
+    return chat.slack
+
+
 def chat_routers(rt: Runtime) -> list[APIRouter]:
     """`POST /slack/events` and `POST /discord/interactions`, for the configured surfaces."""
-    chat: Chat = rt.extras["chat"]
     routers = []
-    if chat.slack is not None:
-        routers.append(chat.slack.router())
+    if rt.settings.slack is not None:
+        routers.append(slack_surface(rt).router())
     if rt.settings.discord is not None:
         from bot.chat.discord_http import router as discord_router
 

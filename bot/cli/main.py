@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cli.chat_commands import add_chat_cli
-from bot.cli.settings import CONFIG_HELP, load_settings, parse_instant
+from bot.cli.settings import CONFIG_HELP, UsageError, instant_arg, load_settings, read_input
 from bot.config import ConfigError, Settings, check_config_file, resolve_config_path
 
 
@@ -125,6 +125,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from bot.cli.simulate import run_simulation
     from bot.cli.simulate_render import render_json, render_text
 
+    body = sys.stdin.buffer.read() if args.file == "-" else read_input(args.file)
     settings = load_settings(args.config)
     headers = {}
     for item in args.header or []:
@@ -133,8 +134,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             print(f"firebell: --header {item!r}: expected NAME:VALUE", file=sys.stderr)
             return 2
         headers[name.strip().lower()] = value.strip()
-    body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-    at = parse_instant(args.at) if args.at else datetime.now(UTC)
+    at = args.at or datetime.now(UTC)
     sim = run_simulation(settings, args.source, body, headers, at)
     print(render_json(sim) if args.json else render_text(sim))
     return 1 if sim.error else 0
@@ -144,7 +144,7 @@ def cmd_oncall(args: argparse.Namespace) -> int:
     from routing.oncall.report import format_oncall, oncall_report
 
     settings = load_settings(args.config)
-    at = parse_instant(args.at) if args.at else datetime.now(UTC)
+    at = args.at or datetime.now(UTC)
     if args.schedule:
         try:
             chosen = [settings.schedule(args.schedule)]
@@ -221,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--at",
+        type=instant_arg,
         help="the instant T to simulate (ISO 8601, default now): dedup, silences, routes, "
         "on-call and every escalation step are computed at or from T",
     )
@@ -233,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     oncall = sub.add_parser("oncall", help="who is on call now (or at --at) and the next hand-offs")
     oncall.description = "Show who is on call per schedule and the next hand-offs."
     oncall.add_argument("--schedule", help="one schedule (default: all)")
-    oncall.add_argument("--at", help="the instant (ISO 8601; no zone means UTC; default now)")
+    oncall.add_argument(
+        "--at", type=instant_arg, help="the instant (ISO 8601; no zone means UTC; default now)"
+    )
     oncall.add_argument("--next", type=int, default=3, help="hand-offs to list (default 3)")
     oncall.add_argument("--config", help=CONFIG_HELP)
     oncall.set_defaults(func=cmd_oncall)
@@ -248,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         result: int = args.func(args)
     except ConfigError as exc:
         print(f"firebell: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"firebell: {exc}", file=sys.stderr)
         return 2
     return result
 

@@ -20,7 +20,13 @@ from bot.http.auth import basic_allowed, bearer_token, token_allowed
 from bot.runtime.intake_writer import DatabaseUnavailable
 from bot.runtime.state import Runtime
 from integrations.sources import SOURCES, PayloadError, SourceOptions
-from integrations.sources.sentry_signature import verify_sentry_signature
+from integrations.sources.payload import header
+from integrations.sources.sentry_signature import (
+    TIMESTAMP_HEADER,
+    TIMESTAMP_WINDOW,
+    timestamp_fresh,
+    verify_sentry_signature,
+)
 from routing.intake.dedup import DecisionKind
 from routing.intake.submission import Submission
 from routing.storage.database import is_unavailable
@@ -70,7 +76,8 @@ def unavailable() -> Answer:
     return error(503, "database unavailable, retry later", None, retry)
 
 
-Authorizer = Callable[[Mapping[str, str], bytes], bool]
+# True: allowed; False: refused as bad credentials; a string: refused, with that message.
+Authorizer = Callable[[Mapping[str, str], bytes], bool | str]
 Handler = Callable[[Runtime, Inbound, str], Awaitable[Answer]]  # (runtime, request, token)
 
 
@@ -79,9 +86,11 @@ async def receive(
 ) -> Answer:
     metrics = rt.metrics
     headers, body = inbound.headers, inbound.body
-    if not authorize(headers, body):
+    verdict = authorize(headers, body)
+    if verdict is not True:
         metrics.rejected.labels(source_name, "unauthorized").inc()
-        return error(401, "missing or invalid credentials", headers={"WWW-Authenticate": "Bearer"})
+        message = verdict if isinstance(verdict, str) else "missing or invalid credentials"
+        return error(401, message, headers={"WWW-Authenticate": "Bearer"})
     source = SOURCES[source_name]
     try:
         result = source.parse(body, headers, options)
@@ -158,14 +167,23 @@ async def alertmanager_webhook(rt: Runtime, inbound: Inbound, _token: str) -> An
 
 
 async def sentry_webhook(rt: Runtime, inbound: Inbound, _token: str) -> Answer:
-    """Sentry Integration Platform webhooks, verified by Sentry-Hook-Signature."""
+    """Sentry Integration Platform webhooks, verified by Sentry-Hook-Signature and
+    refused when Sentry-Hook-Timestamp is not within 5 minutes of now (replays)."""
     conf = rt.settings.sources.sentry
     secret = conf.client_secret
 
-    def authorize(headers: Mapping[str, str], body: bytes) -> bool:
+    def authorize(headers: Mapping[str, str], body: bytes) -> bool | str:
         if secret is None:
             return rt.open_access
-        return verify_sentry_signature(body, headers, secret)
+        if not verify_sentry_signature(body, headers, secret):
+            return False
+        if not timestamp_fresh(header(headers, TIMESTAMP_HEADER), rt.clock(), TIMESTAMP_WINDOW):
+            minutes = int(TIMESTAMP_WINDOW.total_seconds() // 60)
+            return (
+                f"missing, unparsable or stale {TIMESTAMP_HEADER} header "
+                f"(must be Unix seconds within {minutes} minutes of now)"
+            )
+        return True
 
     return await receive(rt, inbound, "sentry", authorize, _services(rt, conf.services))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from typing import Any
 
 
@@ -75,12 +76,15 @@ def sentry_issue(action: str, issue_id: str = "1170820242", project: str = "back
     ).encode()  # fmt: skip
 
 
-def sentry_headers(body: bytes, secret: str, resource: str = "issue") -> dict[str, str]:
+def sentry_headers(
+    body: bytes, secret: str, resource: str = "issue", timestamp: float | None = None
+) -> dict[str, str]:
+    """Signed like Sentry does; the timestamp is now unless given (Unix seconds)."""
     signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return {
         "Content-Type": "application/json",
         "Sentry-Hook-Resource": resource,
-        "Sentry-Hook-Timestamp": "1764000000",
+        "Sentry-Hook-Timestamp": str(int(time.time() if timestamp is None else timestamp)),
         "Sentry-Hook-Signature": signature,
         "Request-ID": "0b2ad2fb5a0b4f3ba4d8b1a8f0b1c1d2",
     }

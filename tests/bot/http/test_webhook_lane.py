@@ -3,7 +3,9 @@ problem, the right status codes, request ids, and metric labels without secrets.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from fastapi.testclient import TestClient
 from bot.config import Settings
 from bot.http.webhooks import find_route, sentry_legacy_webhook
 from bot.roles import create_app
+from tests.support.webhook_payloads import sentry_headers, sentry_issue
 
 
 @pytest.fixture
@@ -71,3 +74,42 @@ def test_legacy_sentry_token_stays_out_of_metric_labels(client: TestClient) -> N
     assert find_route("/webhooks/sentry/legacy/a/b") is None
     client.post("/webhooks/sentry/legacy/s3cret", json={})
     assert "s3cret" not in client.get("/metrics").text
+
+
+def test_signed_sentry_request_with_a_stale_timestamp_is_refused(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    secret = "sentry-secret-0123456789"
+    database = tmp_path / "sentry.db"
+    settings = Settings.model_validate(
+        {"database_url": f"sqlite:///{database}", "sources": {"sentry": {"client_secret": secret}}}
+    )
+    app = create_app(settings, clock=lambda: now)
+    body = sentry_issue("resolved")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        month_old = (now - timedelta(days=30)).timestamp()
+        replay = client.post(
+            "/webhooks/sentry",
+            content=body,
+            headers=sentry_headers(body, secret, timestamp=month_old),
+        )
+        assert replay.status_code == 401
+        assert "Sentry-Hook-Timestamp" in replay.json()["error"]
+        missing = {
+            k: v for k, v in sentry_headers(body, secret).items() if k != "Sentry-Hook-Timestamp"
+        }
+        assert client.post("/webhooks/sentry", content=body, headers=missing).status_code == 401
+        with sqlite3.connect(database) as db:
+            assert db.execute("SELECT count(*) FROM inbox").fetchone() == (0,)
+        metrics = client.get("/metrics").text
+        assert (
+            'firebell_requests_rejected_total{reason="unauthorized",source="sentry"} 2.0' in metrics
+        )
+
+        fresh = client.post(
+            "/webhooks/sentry",
+            content=body,
+            headers=sentry_headers(body, secret, timestamp=now.timestamp() - 10),
+        )
+        assert fresh.status_code == 202, fresh.text
+        with sqlite3.connect(database) as db:
+            assert db.execute("SELECT count(*) FROM inbox").fetchone() == (1,)
