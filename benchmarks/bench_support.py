@@ -13,10 +13,12 @@ import math
 import multiprocessing
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
 
 HOST = "127.0.0.1"
 
@@ -25,6 +27,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
+
+
+def upgrade_database(env: dict[str, str], workdir: Path) -> None:
+    """`firebell db upgrade` for a PostgreSQL bench database (serve migrates SQLite itself)."""
+    subprocess.run(
+        [sys.executable, "-m", "bot.cli", "db", "upgrade"],
+        env=env,
+        check=True,
+        cwd=workdir,
+        timeout=120,
+    )
 
 
 def wait_until_listening(proc: subprocess.Popen[bytes], port: int, timeout: float = 30) -> bool:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from bench_support import HOST, Sink, content_length, wait_until_listening
+from bench_support import HOST, Sink, content_length, upgrade_database, wait_until_listening
 from sqlalchemy import create_engine, func, select
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,13 +89,7 @@ def start_server(
     config.write_text(config_text(database_url, sink_port))
     env = {**os.environ, "FIREBELL_CONFIG": str(config), "PYTHONPATH": str(REPO)}
     if not database_url.startswith("sqlite"):
-        subprocess.run(
-            [sys.executable, "-m", "bot.cli", "db", "upgrade"],
-            env=env,
-            check=True,
-            cwd=workdir,
-            timeout=120,
-        )
+        upgrade_database(env, workdir)
         if incident_count(database_url):
             raise SystemExit("--database-url must name an empty database (it has incidents)")
     log = (workdir / "server.log").open("wb")

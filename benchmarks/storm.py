@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import psutil
-from bench_support import free_port, wait_until_listening
+from bench_support import free_port, upgrade_database, wait_until_listening
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -108,12 +108,7 @@ def start_server(database_url: str, port: int, workdir: Path) -> subprocess.Pope
     config.write_text(f"database_url: {database_url}\n")
     env = {**os.environ, "FIREBELL_CONFIG": str(config)}
     if not database_url.startswith("sqlite"):
-        subprocess.run(
-            [sys.executable, "-m", "bot.cli", "db", "upgrade"],
-            env=env,
-            check=True,
-            cwd=workdir,
-        )
+        upgrade_database(env, workdir)
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -29,6 +28,7 @@ from bot.config import Settings
 from bot.http.app import InsecureBinding, has_credentials, http_app, is_loopback
 from bot.runtime.intake_writer import Intake
 from bot.runtime.metrics import Metrics
+from bot.runtime.signals import stop_requested
 from bot.runtime.state import (
     COMMAND,
     SERVE,
@@ -113,18 +113,9 @@ def command_runtime(settings: Settings) -> Runtime:
 async def run_worker(settings: Settings) -> int:
     """`firebell worker`: the workers without HTTP, until SIGTERM or SIGINT."""
     rt = build_runtime(settings, WORKER)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        async with rt.lifecycle.running():
-            log.info("worker running: paging, follow-ups, reminders, quiet sweeper")
-            await stop.wait()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        rt.engine.dispose()
+    async with stop_requested() as stop, rt.lifecycle.running():
+        log.info("worker running: paging, follow-ups, reminders, quiet sweeper")
+        await stop.wait()
     return 0
 
 

@@ -9,10 +9,8 @@ hands bolt the configured bot token, so no `auth.test` round trip is ever made.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import signal
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -35,6 +33,7 @@ from bot.commands import (
     slack_actor,
 )
 from bot.runtime.bodies import BodyTooLarge, read_body_capped, too_large
+from bot.runtime.signals import stop_requested
 from bot.runtime.state import Runtime
 from integrations.notifiers.button import parse_slack_action
 from integrations.notifiers.message import clip
@@ -155,7 +154,7 @@ class SlackSurface:
             await respond(text=slack_text(reply), replace_original=True)
 
 
-async def run_socket_mode(rt: Runtime) -> int:
+async def run_socket_mode(rt: Runtime, surface: SlackSurface) -> int:
     """`firebell slack-socket`: the same Slack app over a Socket Mode connection.
 
     Runs until SIGTERM or SIGINT (or until cancelled), then closes the socket and drains
@@ -163,34 +162,17 @@ async def run_socket_mode(rt: Runtime) -> int:
     """
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    chat = rt.extras["chat"]
     slack = rt.settings.slack
     assert slack is not None and slack.app_token
-    if chat.slack is None:  # the command role builds no Slack app until it is asked for
-        chat.slack = SlackSurface(rt, chat.background)
-    surface = chat.slack
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals: list[signal.Signals] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    async with stop_requested() as stop, rt.lifecycle.running():
+        # apps.connections.open (app token) goes to slack.api_url, like every call.
+        handler = AsyncSocketModeHandler(surface.bolt, slack.app_token)
         try:
-            loop.add_signal_handler(sig, stop.set)
-            signals.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread, or no signal support (Windows): cancel instead
-    try:
-        async with rt.lifecycle.running():
-            # apps.connections.open (app token) goes to slack.api_url, like every call.
-            handler = AsyncSocketModeHandler(surface.bolt, slack.app_token)
-            try:
-                await handler.connect_async()
-                log.info("connected to Slack over Socket Mode")
-                await stop.wait()
-            finally:
-                # Close the socket and slack-sdk's aiohttp session and tasks, then leave
-                # the lifespan (which drains the chat work the last envelopes started).
-                await handler.close_async()
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
+            await handler.connect_async()
+            log.info("connected to Slack over Socket Mode")
+            await stop.wait()
+        finally:
+            # Close the socket and slack-sdk's aiohttp session and tasks, then leave
+            # the lifespan (which drains the chat work the last envelopes started).
+            await handler.close_async()
     return 0

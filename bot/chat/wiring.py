@@ -7,8 +7,7 @@ outbox hooks exist, and mounts `chat_routers(rt)` on the HTTP app.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,15 +43,7 @@ def install_chat(rt: Runtime, *, notifiers: Mapping[str, Notifier] | None = None
     rt.intake.committed.append(sync.committed_hook)
     rt.extras["chat"] = chat
 
-    @asynccontextmanager
-    async def running() -> AsyncIterator[None]:
-        await sync.start()
-        try:
-            yield
-        finally:
-            await sync.stop()
-
-    rt.lifecycle.add(running)
+    rt.lifecycle.add_service(sync.start, sync.stop)
     return chat
 
 

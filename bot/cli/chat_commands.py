@@ -84,6 +84,7 @@ def cmd_discord(args: argparse.Namespace) -> int:
 
 def cmd_slack_socket(args: argparse.Namespace) -> int:
     from bot.chat.slack import run_socket_mode
+    from bot.chat.wiring import slack_surface
     from bot.roles import command_runtime
     from bot.runtime.logs import configure_logging
 
@@ -95,4 +96,5 @@ def cmd_slack_socket(args: argparse.Namespace) -> int:
             "firebell: Socket Mode needs slack.app_token (xapp-...) in the config", file=sys.stderr
         )
         return 2
-    return asyncio.run(run_socket_mode(command_runtime(settings)))
+    rt = command_runtime(settings)
+    return asyncio.run(run_socket_mode(rt, slack_surface(rt)))

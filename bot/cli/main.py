@@ -11,10 +11,17 @@ from pathlib import Path
 
 from bot.cli.chat_commands import add_chat_cli
 from bot.cli.settings import CONFIG_HELP, UsageError, instant_arg, load_settings, read_input
-from bot.config import ConfigError, Settings, check_config_file, resolve_config_path
+from bot.config import (
+    ConfigError,
+    ConfigUnreadable,
+    Settings,
+    check_config_file,
+    resolve_config_path,
+)
+from bot.runtime.state import CannotStart
 
 
-def schema_problem(database_url: str) -> str | None:
+def check_schema(database_url: str) -> None:
     """PostgreSQL is migrated by `firebell db upgrade` (one step per release, not per
     replica): refuse to serve an out-of-date schema. An unreachable database is not a
     start-up error: the server answers 503 until it is back."""
@@ -22,55 +29,42 @@ def schema_problem(database_url: str) -> str | None:
     from routing.storage.migrate import current_revision, head_revision
 
     if is_sqlite(database_url):
-        return None  # serve migrates SQLite itself
+        return  # serve migrates SQLite itself
     try:
         current = current_revision(database_url)
     except Exception as exc:
         if is_unavailable(exc):
-            return None
+            return
         raise
     head = head_revision()
     if current != head:
-        return (
+        raise CannotStart(
             f"database schema is at revision {current or 'none'}, this firebell needs {head}: "
             "run `firebell db upgrade` first"
         )
-    return None
 
 
-def process_settings(args: argparse.Namespace) -> Settings | None:
-    """The config of a long-running process, its logging set up; None (and why, on stderr)
-    when its database schema is out of date."""
+def process_settings(args: argparse.Namespace) -> Settings:
+    """The config of a long-running process, with its logging set up and its schema
+    checked (CannotStart when out of date)."""
     from bot.runtime.logs import configure_logging
 
     settings = load_settings(args.config)
     configure_logging(args.log_level.upper(), settings.secret_values())
-    problem = schema_problem(settings.database_url)
-    if problem:
-        print(f"firebell: {problem}", file=sys.stderr)
-        return None
+    check_schema(settings.database_url)
     return settings
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.http.app import InsecureBinding
     from bot.roles import create_app
-    from bot.runtime.worker_lock import WorkerAlreadyRunning, WorkerLock
+    from bot.runtime.worker_lock import WorkerLock
 
     settings = process_settings(args)
-    if settings is None:
-        return 2
-    lock = WorkerLock(settings.database_url)
-    try:
-        if not args.no_workers:
-            lock.acquire()
-        app = create_app(settings, host=args.host, workers=not args.no_workers)
-    except (InsecureBinding, WorkerAlreadyRunning) as exc:
-        print(f"firebell: {exc}", file=sys.stderr)
-        return 2
-    try:
+    workers = not args.no_workers
+    with WorkerLock(settings.database_url, runs_workers=workers):
+        app = create_app(settings, host=args.host, workers=workers)
         uvicorn.run(
             app,
             host=args.host,
@@ -79,8 +73,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             access_log=False,
             timeout_graceful_shutdown=10,
         )
-    finally:
-        lock.release()
     return 0
 
 
@@ -88,21 +80,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
 
     from bot.roles import run_worker
-    from bot.runtime.worker_lock import WorkerAlreadyRunning, WorkerLock
+    from bot.runtime.worker_lock import WorkerLock
 
     settings = process_settings(args)
-    if settings is None:
-        return 2
-    lock = WorkerLock(settings.database_url)
-    try:
-        lock.acquire()
-    except WorkerAlreadyRunning as exc:
-        print(f"firebell: {exc}", file=sys.stderr)
-        return 2
-    try:
+    with WorkerLock(settings.database_url):
         return asyncio.run(run_worker(settings))
-    finally:
-        lock.release()
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -249,10 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)
+    except ConfigUnreadable as exc:
+        print(f"firebell: config {exc.path}: {exc.reason.lower()}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"firebell: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
-    except UsageError as exc:
+    except (UsageError, CannotStart) as exc:
         print(f"firebell: {exc}", file=sys.stderr)
         return 2
     return result

@@ -4,20 +4,20 @@
 `execute` runs it for an Actor and answers with a Reply the surface renders. Every
 surface speaks the same words, so `/incident ack 42` acts alike everywhere.
 
-This module is the public face; each job lives in its own module:
-  commands_model        the Command values and CommandError
-  commands_specs        usage, examples, aliases and help text
-  commands_parse        text / Discord options / buttons -> Command (pure)
-  commands_context      Actor, CommandContext and Reply
-  commands_permissions  who may change incidents
-  commands_execute      execute: permission check, then dispatch to a family below
-  commands_incidents    list, show, ack, resolve, note
-  commands_silences     silence, silences, unsilence
-  commands_oncall       oncall
-  commands_paging       page (by hand)
-  commands_playbooks    run
-  commands_escalation   queueing pages made by hand
-  commands_format       reply text
+This package's face re-exports what the surfaces need; each job lives in its own module:
+  model        the Command values and CommandError
+  specs        usage, examples, aliases and help text
+  parse        text / Discord options / buttons -> Command (pure)
+  context      Actor, CommandContext and Reply
+  permissions  who may change incidents
+  execute      execute: permission check, then dispatch to a family below
+  incidents    list, show, ack, resolve, note
+  silences     silence, silences, unsilence
+  oncall       oncall
+  paging       page (by hand)
+  playbooks    run
+  escalation   queueing pages made by hand
+  formatting   reply text
 """
 
 from __future__ import annotations

@@ -4,25 +4,25 @@ Pipeline: YAML text -> nodes (line numbers, duplicate keys) -> data -> ${VAR} in
 -> pydantic models (extra keys forbidden everywhere) -> Settings, or one ConfigError
 listing every problem as (path, message), e.g. `sources.nginx.threshold.window: ...`.
 
-This module is the public face; each step lives in its own module:
-  config_yaml      YAML text -> data, with the line of every key and duplicate-key problems
-  config_env       ${VAR} interpolation
-  config_fields    field types shared by sections (Secret, durations, URLs) and Section
-  config_sources   the `sources:` section
-  config_chat      the `slack:` and `discord:` sections
-  config_settings  Settings, the whole file
-  config_secrets   finding, scrubbing and masking secrets
-  config_explain   pydantic errors -> (path, message)
-  config_errors    ConfigError and path rendering
-  config_load      parse_config / load_config / resolve_config_path
-  config_report    the `check-config` report
+This package's face re-exports what callers need; each step lives in its own module:
+  yaml_nodes  YAML text -> data, with the line of every key and duplicate-key problems
+  env         ${VAR} interpolation
+  fields      field types shared by sections (Secret, durations, URLs) and Section
+  sources     the `sources:` section
+  chat        the `slack:` and `discord:` sections
+  settings    Settings, the whole file
+  secrets     finding, scrubbing and masking secrets
+  explain     pydantic errors -> (path, message)
+  errors      ConfigError (and ConfigUnreadable) and path rendering
+  load        parse_config / load_config / resolve_config_path
+  report      the `check-config` report
 """
 
 from __future__ import annotations
 
 from bot.config.chat import DiscordConfig, SlackConfig
 from bot.config.env import interpolate
-from bot.config.errors import ConfigError, Loc, render_path
+from bot.config.errors import ConfigError, ConfigUnreadable, Loc, render_path
 from bot.config.load import (
     CONFIG_ENV,
     DEFAULT_CONFIG_NAME,
@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "REDACTED",
     "ConfigError",
+    "ConfigUnreadable",
     "DiscordConfig",
     "Grouping",
     "Loc",

@@ -34,6 +34,15 @@ class ConfigError(Exception):
         return "\n".join(self.error_lines())
 
 
+class ConfigUnreadable(ConfigError):
+    """The config file cannot be read at all (missing, no permission, not UTF-8 text)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__([("", f"cannot read {path}: {reason}")], origin=path)
+        self.path = path
+        self.reason = reason
+
+
 def render_path(loc: Loc) -> str:
     """("sources", "nginx", "services", "a.example") -> sources.nginx.services["a.example"]."""
     out = ""

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.config.env import interpolate_tree
-from bot.config.errors import ConfigError, Loc, render_path
+from bot.config.errors import ConfigError, ConfigUnreadable, Loc, render_path
 from bot.config.explain import describe_error, describe_value
 from bot.config.settings import Settings
 from bot.config.yaml_nodes import Problem, line_of, load_yaml
@@ -65,11 +65,9 @@ def load_config(path: Path, env: Mapping[str, str]) -> Settings:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(
-            [("", f"cannot read {path}: {exc.strerror or exc}")], origin=str(path)
-        ) from None
+        raise ConfigUnreadable(str(path), exc.strerror or str(exc)) from None
     except UnicodeDecodeError:
-        raise ConfigError([("", f"{path} is not UTF-8 text")], origin=str(path)) from None
+        raise ConfigUnreadable(str(path), "not UTF-8 text") from None
     return parse_config(text, env, str(path))
 
 

@@ -23,13 +23,13 @@ from bot.config import Settings
 from bot.http import api, silences_api, webhooks
 from bot.runtime.logs import request_id_var
 from bot.runtime.metrics import Metrics
-from bot.runtime.state import Runtime
+from bot.runtime.state import CannotStart, Runtime
 from routing.storage.database import is_unavailable
 
 log = logging.getLogger("firebell.app")
 
 
-class InsecureBinding(RuntimeError):
+class InsecureBinding(CannotStart):
     """No credentials are configured and the server would listen beyond loopback."""
 
 

@@ -17,6 +17,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.http.auth import basic_allowed, bearer_token, token_allowed
+from bot.runtime.bodies import BodyTooLarge, ClientGone, read_body
 from bot.runtime.intake_writer import DatabaseUnavailable
 from bot.runtime.state import Runtime
 from integrations.sources import SOURCES, PayloadError, SourceOptions
@@ -36,14 +37,6 @@ log = logging.getLogger("firebell.webhooks")
 PREFIX = "/webhooks/"
 RETRY_AFTER_SECONDS = "5"
 SENTRY_LEGACY = "/webhooks/sentry/legacy/"
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class ClientGone(Exception):
-    pass
 
 
 @dataclass(slots=True)
@@ -261,9 +254,9 @@ class WebhookLane:
         limit = self.rt.settings.max_body_bytes
         try:
             body = await read_body(receive, headers, limit)
-        except BodyTooLarge:
+        except BodyTooLarge as exc:
             self.rt.metrics.rejected.labels(_source_of(template), "too_large").inc()
-            await respond(send, error(413, f"body exceeds {limit} bytes"))
+            await respond(send, error(413, str(exc)))
             return
         except ClientGone:
             return
@@ -275,26 +268,6 @@ class WebhookLane:
                 raise  # ServerErrorMiddleware logs it and answers 500
             answer = unavailable()
         await respond(send, answer)
-
-
-async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
-    """The raw body, refusing more than `limit` bytes without reading it all."""
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 async def respond(send: Send, answer: Answer) -> None:

@@ -1,4 +1,4 @@
-"""Size-capped request bodies for the endpoints that take raw POSTs outside the webhook lane.
+"""Size-capped request bodies, for the webhook lane and the chat endpoints alike.
 
 A body larger than `max_body_bytes` is refused before it is buffered: at once when the
 Content-Length says so, else as soon as the chunks read so far exceed the limit.
@@ -6,8 +6,11 @@ Content-Length says so, else as soon as the chunks read so far exceed the limit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import Receive
 
 
 class BodyTooLarge(Exception):
@@ -16,27 +19,40 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
-async def read_body_capped(request: Request, limit: int) -> bytes:
-    """The raw body, never buffering more than `limit` bytes (BodyTooLarge beyond that).
+class ClientGone(Exception):
+    """The client disconnected before its body was read."""
 
-    The body is cached on the request as Starlette's own `request.body()` does, so a
-    later `await request.body()` (slack-bolt's) returns it without reading again.
-    """
-    declared = request.headers.get("content-length")
+
+async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
+    """The raw body from an ASGI `receive`, refusing more than `limit` bytes without
+    reading them (BodyTooLarge)."""
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(limit)
         chunks.append(chunk)
-    body = b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def read_body_capped(request: Request, limit: int) -> bytes:
+    """`read_body` for a Starlette request. The body is cached on the request as
+    Starlette's own `request.body()` does, so a later `await request.body()` (slack-bolt's)
+    returns it without reading again."""
+    body = await read_body(request.receive, request.headers, limit)
     request._body = body
     return body
 
 
 def too_large(exc: BodyTooLarge) -> JSONResponse:
-    """The 413 answer, worded as the webhooks word it."""
+    """The 413 answer, worded as the webhook lane words it."""
     return JSONResponse({"error": str(exc)}, status_code=413)

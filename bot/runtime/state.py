@@ -7,7 +7,7 @@ to `Runtime.lifecycle`, which the HTTP app's lifespan or a headless process ente
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +22,11 @@ from routing.intake.submission import IngestPolicy
 
 if TYPE_CHECKING:
     from bot.config import Settings
+
+
+class CannotStart(RuntimeError):
+    """A process refuses to start (an unsafe binding, a held worker lock, an old schema):
+    the CLI prints the reason on one line and exits 2."""
 
 
 def utc_now() -> datetime:
@@ -53,6 +58,21 @@ class Lifecycle:
 
     def add(self, part: Callable[[], AbstractAsyncContextManager[Any]]) -> None:
         self._parts.append(part)
+
+    def add_service(
+        self, start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
+    ) -> None:
+        """A part with an async start and stop (the paging worker, the chat sync)."""
+
+        @asynccontextmanager
+        async def running() -> AsyncIterator[None]:
+            await start()
+            try:
+                yield
+            finally:
+                await stop()
+
+        self.add(running)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

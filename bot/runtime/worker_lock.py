@@ -14,10 +14,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from bot.runtime.state import CannotStart
 from routing.storage.database import is_sqlite
 
 
-class WorkerAlreadyRunning(RuntimeError):
+class WorkerAlreadyRunning(CannotStart):
     """Another process already runs the workers for this SQLite database."""
 
 
@@ -32,12 +33,20 @@ def sqlite_file(database_url: str) -> Path | None:
 
 
 class WorkerLock:
-    """Held while this process runs the workers of a SQLite database; a no-op elsewhere."""
+    """Held while this process runs the workers of a SQLite database (`with WorkerLock(url)`);
+    a no-op for PostgreSQL, an in-memory SQLite, or a process that runs no workers."""
 
-    def __init__(self, database_url: str) -> None:
-        file = sqlite_file(database_url)
+    def __init__(self, database_url: str, *, runs_workers: bool = True) -> None:
+        file = sqlite_file(database_url) if runs_workers else None
         self.path = file.with_name(file.name + ".worker-lock") if file is not None else None
         self._fd: int | None = None
+
+    def __enter__(self) -> WorkerLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
     def acquire(self) -> None:
         if self.path is None:

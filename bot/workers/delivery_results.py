@@ -37,7 +37,7 @@ class ResultRecorder:
         self.engine = engine
         self.worker_id = worker_id
         self._queue: list[_Result] = []  # delivered, not yet stored
-        self._task_: asyncio.Task[None] | None = None
+        self._recorder: asyncio.Task[None] | None = None
 
     async def store(
         self, claimed: Claimed, values: dict[str, Any], gave_up: bool, now: datetime
@@ -48,9 +48,9 @@ class ResultRecorder:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[bool] = loop.create_future()
         self._queue.append(_Result(claimed, values, gave_up, now, done))
-        recorder = self._task_
+        recorder = self._recorder
         if recorder is None or recorder.done() or recorder.get_loop() is not loop:
-            self._task_ = asyncio.create_task(self._record_queued())
+            self._recorder = asyncio.create_task(self._record_queued())
         return await done
 
     async def _record_queued(self) -> None:

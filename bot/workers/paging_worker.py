@@ -18,8 +18,8 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Mapping
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Coroutine, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -364,17 +364,7 @@ def install_paging(
         lambda incident_id, action: current().incident_changed(incident_id, action)
     )
 
-    @asynccontextmanager
-    async def running() -> AsyncIterator[None]:
-        if not rt.role.workers:
-            yield  # another process (`firebell worker`) pages what this one routes
-            return
-        worker = current()
-        await worker.start()
-        try:
-            yield
-        finally:
-            await worker.stop()
-
-    rt.lifecycle.add(running)
+    # A role without workers only routes: another process (`firebell worker`) pages.
+    if rt.role.workers:
+        rt.lifecycle.add_service(lambda: current().start(), lambda: current().stop())
     return worker

@@ -6,16 +6,20 @@ silence a person sees can be referred to, but only stored ones can be ended earl
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, Table, insert, or_, select, update
 
 from routing.muting.silence import Recurrence, Silence, SilenceState, silence_state
 from routing.storage.paging_tables import PagingHoldRow, SilenceRow
+
+log = logging.getLogger("firebell.silences")
 
 HOLD: Table = PagingHoldRow.metadata.tables["paging_hold"]
 SILENCE: Table = SilenceRow.metadata.tables["silence"]
@@ -93,13 +97,33 @@ def _from_row(row: Any) -> Silence:
     recurrence = Recurrence.model_validate(row["recurrence"]) if row["recurrence"] else None
     return Silence(
         id=row["id"],
-        matchers=row["matchers"],
+        matchers=list(row["matchers"]),
         starts_at=row["starts_at"],
         ends_at=row["ends_at"],
         created_by=row["created_by"],
         comment=row["comment"],
         recurrence=recurrence,
     )
+
+
+def stored_in_force(conn: Connection, now: datetime) -> list[Silence]:
+    """Stored silences that may be in force at `now`. A row that no longer reads as a
+    Silence is logged and skipped: one bad row must not stop alerts from being stored or
+    paged."""
+    rows = conn.execute(
+        select(SILENCE).where(
+            SILENCE.c.expired_at.is_(None),
+            or_(SILENCE.c.ends_at.is_(None), SILENCE.c.ends_at > now),
+            or_(SILENCE.c.starts_at.is_(None), SILENCE.c.starts_at <= now),
+        )
+    ).mappings()
+    out = []
+    for row in rows:
+        try:
+            out.append(_from_row(row))
+        except (ValidationError, ValueError) as exc:
+            log.error("silence %s is invalid and ignored: %s", row["id"], exc)
+    return out
 
 
 def _view(row: Any, now: datetime) -> SilenceView:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from routing.muting.silence import Silence
+from routing.muting.silence_store import stored_in_force
 from routing.paging.escalation_store import (
     NOTIFICATION,
     insert_ignoring_duplicates,
@@ -28,7 +29,6 @@ from routing.paging.silence_reminder import (
     due_reminders,
     reminder_payload,
 )
-from routing.paging.silences_in_force import stored_silences
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ def queue_reminders(
 ) -> Queued:
     """Insert the reminders due at `now` that were not queued before (in the caller's
     transaction); returns what was new and the silences nobody can be reminded of."""
-    stored = stored_silences(conn, now)
+    stored = stored_in_force(conn, now)
     plan = due_reminders(config, stored, now, lead)
     if not plan.reminders:
         return Queued((), plan.unreachable)

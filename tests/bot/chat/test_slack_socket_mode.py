@@ -29,6 +29,7 @@ import yaml
 from aiohttp import WSMsgType, web
 
 from bot.chat.slack import run_socket_mode
+from bot.chat.wiring import slack_surface
 from bot.config import Settings
 from bot.roles import create_app
 from routing.response import incidents
@@ -197,7 +198,7 @@ async def socket_mode_world(
     section = slack_section(fake.base_url + "/api/", app_token=APP_TOKEN)
     app = create_app(Settings.model_validate(settings_data(url, slack=section)), clock=lambda: NOW)
     rt = app.state.runtime
-    runner = asyncio.create_task(run_socket_mode(rt))
+    runner = asyncio.create_task(run_socket_mode(rt, slack_surface(rt)))
     try:
         # Connected means run_socket_mode is inside the app's lifespan with its handler up;
         # should it fail first, its own error is the one to see.
