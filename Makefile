@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: install install-test run test lint services bench clean image-install
+.PHONY: install install-test run test test-lowest lint services bench clean image-install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ services:
 
 test: install-test services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The suite again on the lowest versions pyproject.toml allows (uv's lowest-direct
+# resolution), so a floor that no longer holds fails here rather than at a user's site.
+LOWEST_VENV ?= build/lowest-venv
+test-lowest: install-test services
+	rm -rf $(LOWEST_VENV)
+	$(BIN)/uv venv --quiet --python $(BIN)/python $(LOWEST_VENV)
+	VIRTUAL_ENV=$(LOWEST_VENV) $(BIN)/uv pip install --quiet --resolution lowest-direct -e ".[test]"
+	$(LOWEST_VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ alert is durably stored (sum of occurrences in the database).
 
     .venv/bin/python benchmarks/storm.py -N 4000 -K 1000 -G 100 -B 100 -C 8
     .venv/bin/python benchmarks/storm.py -B 1 -N 30000 --database-url postgresql://postgres@127.0.0.1:5432/bench
+    .venv/bin/python benchmarks/storm.py -N 3000 --api-reads   # REST read latency meanwhile
 
 Without --url it starts its own `firebell serve` on a free loopback port with a fresh
 database (SQLite in a temporary folder unless --database-url is given). The free port and
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 import psutil
-from bench_support import free_port, upgrade_database, wait_until_listening
+from bench_support import content_length, free_port, upgrade_database, wait_until_listening
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -150,15 +151,46 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+API_READ = "/api/v1/incidents?status=open&limit=50"
+
+
+async def api_reader(
+    host: str, port: int, latencies: list[float], statuses: dict[int, int], done: asyncio.Event
+) -> None:
+    """A dashboard polling the REST API during the storm: one read at a time, 20 ms apart."""
+    reader, writer = await asyncio.open_connection(host, port)
+    while not done.is_set():
+        started = time.perf_counter()
+        writer.write(f"GET {API_READ} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(content_length(head))
+        latencies.append(time.perf_counter() - started)
+        status = int(head.split(b" ", 2)[1])
+        statuses[status] = statuses.get(status, 0) + 1
+        await asyncio.sleep(0.02)
+    writer.close()
+
+
 async def storm(
-    host: str, port: int, bodies: list[bytes], c: int
+    host: str,
+    port: int,
+    bodies: list[bytes],
+    c: int,
+    reads: tuple[list[float], dict[int, int]] | None = None,
 ) -> tuple[float, list[float], dict[int, int]]:
+    """The storm's clients; with `reads`, an API reader too, for as long as they run."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     shares = [bodies[i::c] for i in range(c)]
+    done = asyncio.Event()
+    polling = asyncio.create_task(api_reader(host, port, *reads, done)) if reads else None
     started = time.perf_counter()
     await asyncio.gather(*(client(host, port, share, latencies, statuses) for share in shares))
-    return time.perf_counter() - started, latencies, statuses
+    elapsed = time.perf_counter() - started
+    done.set()
+    if polling is not None:
+        await polling
+    return elapsed, latencies, statuses
 
 
 def stored_occurrences(database_url: str) -> int:
@@ -178,7 +210,15 @@ def main() -> None:
     parser.add_argument("-C", type=int, default=8, help="concurrent keep-alive clients")
     parser.add_argument("--database-url", help="default: SQLite in a temporary folder")
     parser.add_argument("--url", help="an already running server (no RSS or durability check)")
+    parser.add_argument(
+        "--api-reads",
+        action="store_true",
+        help=f"poll GET {API_READ} during the storm and report its latency",
+    )
     args = parser.parse_args()
+    read_latencies: list[float] = []
+    read_statuses: dict[int, int] = {}
+    reads = (read_latencies, read_statuses) if args.api_reads else None
 
     bodies = make_bodies(args.N, args.K, args.G, args.B)
     with tempfile.TemporaryDirectory() as tmp:
@@ -204,9 +244,9 @@ def main() -> None:
         cpu_before = sum(sampler.process.cpu_times()[:2]) if sampler else 0.0
         try:
             half = len(bodies) // 2
-            elapsed1, lat1, st1 = asyncio.run(storm(host, port, bodies[:half], args.C))
+            elapsed1, lat1, st1 = asyncio.run(storm(host, port, bodies[:half], args.C, reads))
             rss_half = sampler.current() if sampler else 0
-            elapsed2, lat2, st2 = asyncio.run(storm(host, port, bodies[half:], args.C))
+            elapsed2, lat2, st2 = asyncio.run(storm(host, port, bodies[half:], args.C, reads))
             rss_end = sampler.current() if sampler else 0
             cpu_used = sum(sampler.process.cpu_times()[:2]) - cpu_before if sampler else 0.0
         finally:
@@ -229,6 +269,14 @@ def main() -> None:
             f"latency p50: {percentile(latencies, 0.5) * 1000:.2f} ms  "
             f"p99: {percentile(latencies, 0.99) * 1000:.2f} ms"
         )
+        if read_latencies:
+            print(
+                f"API reads during the storm: {len(read_latencies)} "
+                f"{dict(sorted(read_statuses.items()))}  "
+                f"p50: {percentile(read_latencies, 0.5) * 1000:.2f} ms  "
+                f"p99: {percentile(read_latencies, 0.99) * 1000:.2f} ms  "
+                f"max: {max(read_latencies) * 1000:.2f} ms"
+            )
         if sampler and accepted_posts:
             # Less noisy than alerts/s when the machine is shared: CPU, not wall time.
             per_alert = cpu_used / (accepted_posts * args.B) * 1e6

@@ -37,6 +37,7 @@ from bot.runtime.state import (
     Role,
     Runtime,
     ingest_policy,
+    intake_limits,
     utc_now,
 )
 from bot.workers.paging_worker import install_paging
@@ -68,8 +69,8 @@ def build_runtime(
         log.warning("no tokens configured: webhooks and API are open (loopback only)")
     if migrate_sqlite and is_sqlite(settings.database_url):
         upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    intake = Intake(engine, ingest_policy(settings), clock)
+    engine = make_engine(settings.database_url, timeouts=settings.database.postgres_timeouts())
+    intake = Intake(engine, ingest_policy(settings), clock, limits=intake_limits(settings))
     rt = Runtime(settings, engine, intake, Metrics(), clock, open_access, role)
     rt.lifecycle.add(lambda: _intake_running(rt))
     if role.listeners and settings.sources.nginx.syslog is not None:
@@ -121,7 +122,7 @@ async def run_worker(settings: Settings) -> int:
 
 @asynccontextmanager
 async def _intake_running(rt: Runtime) -> AsyncIterator[None]:
-    rt.intake.start()
+    rt.intake.start(rt.heartbeats)
     try:
         yield
     finally:
@@ -135,12 +136,11 @@ async def _syslog_running(rt: Runtime) -> AsyncIterator[None]:
 
     syslog = rt.settings.sources.nginx.syslog
     assert syslog is not None
-    servers = await start_syslog(rt, syslog.listen)
+    listener = await start_syslog(rt, syslog.listen)
     try:
         yield
     finally:
-        for server in servers:
-            server.close()
+        listener.close()
 
 
 @asynccontextmanager

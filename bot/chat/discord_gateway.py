@@ -79,14 +79,16 @@ def incident_view(notification: Notification) -> discord.ui.View:
 
 class FirebellBot(discord.Client):
     def __init__(self, rt: Runtime, sync: ChatSync, background: Background) -> None:
-        super().__init__(intents=discord.Intents.default())
+        cfg = rt.settings.discord
+        assert cfg is not None, "the Discord bot needs the discord: section"
+        # The configured application owns the /incident commands registered at setup.
+        super().__init__(intents=discord.Intents.default(), application_id=int(cfg.application_id))
         self.rt = rt
         self.sync = sync
         self.background = background
         self.tree = app_commands.CommandTree(self)
         self.tree.add_command(incident_group(self))
-        cfg = rt.settings.discord
-        self.guild = discord.Object(int(cfg.guild_id)) if cfg and cfg.guild_id else None
+        self.guild = discord.Object(int(cfg.guild_id)) if cfg.guild_id else None
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(IncidentButton)

@@ -17,11 +17,12 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from bot.chat.context import command_context
+from bot.chat.discord_shape import shape_error
 from bot.chat.sync import ChatSync, answered_refs
 from bot.commands import (
     Command,
@@ -33,6 +34,7 @@ from bot.commands import (
     execute,
 )
 from bot.runtime.bodies import BodyTooLarge, read_body_capped, too_large
+from bot.runtime.problems import problem_response
 from bot.runtime.state import Runtime
 from integrations.notifiers.button import parse_discord_custom_id
 from integrations.notifiers.discord_embed import (
@@ -119,7 +121,7 @@ def router(public_key_hex: str) -> APIRouter:
     api = APIRouter()
 
     @api.post("/discord/interactions", include_in_schema=False)
-    async def interactions(request: Request) -> JSONResponse:
+    async def interactions(request: Request) -> Response:
         rt: Runtime = request.app.state.runtime
         try:
             body = await read_body_capped(request, rt.settings.max_body_bytes)
@@ -133,12 +135,15 @@ def router(public_key_hex: str) -> APIRouter:
             rt.clock(),
         )
         if not ok:
-            return JSONResponse({"error": "invalid request signature"}, status_code=401)
+            return problem_response(401, "missing or invalid request signature")
         try:
             payload = json.loads(body)
-            kind = payload["type"]
-        except (ValueError, KeyError, TypeError):
-            return JSONResponse({"error": "body: expected an interaction object"}, status_code=400)
+        except ValueError:
+            return problem_response(400, "body: expected an interaction object", "body")
+        refused = shape_error(payload)
+        if refused is not None:
+            return problem_response(400, refused[1], refused[0])
+        kind = payload["type"]
         if kind == PING:
             return JSONResponse({"type": PONG})
         if kind == APPLICATION_COMMAND:
@@ -147,9 +152,7 @@ def router(public_key_hex: str) -> APIRouter:
             return JSONResponse(await _command(rt, payload, within))
         if kind == MESSAGE_COMPONENT:
             return JSONResponse(await _component(rt, payload))
-        return JSONResponse(
-            {"error": f"type: unsupported interaction type {kind}"}, status_code=400
-        )
+        return problem_response(400, f"type: unsupported interaction type {kind}", "type")
 
     return api
 

@@ -9,6 +9,8 @@ hands bolt the configured bot token, so no `auth.test` round trip is ever made.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,6 +20,7 @@ from fastapi import APIRouter, Request
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.responses import Response
 
@@ -33,6 +36,7 @@ from bot.commands import (
     slack_actor,
 )
 from bot.runtime.bodies import BodyTooLarge, read_body_capped, too_large
+from bot.runtime.problems import problem_response
 from bot.runtime.signals import stop_requested
 from bot.runtime.state import Runtime
 from integrations.notifiers.button import parse_slack_action
@@ -77,6 +81,7 @@ class SlackSurface:
         self.bolt.command(cfg.command)(self._on_command)
         self.bolt.action(BUTTON_ACTIONS)(self._on_button)
         self.handler = AsyncSlackRequestHandler(self.bolt)
+        self.verifier = SignatureVerifier(cfg.signing_secret)
 
     def router(self) -> APIRouter:
         router = APIRouter()
@@ -87,11 +92,18 @@ class SlackSurface:
         async def slack_events(request: Request) -> Response:
             try:
                 # Cached on the request: bolt's own `await request.body()` reuses it.
-                await read_body_capped(request, rt.settings.max_body_bytes)
+                body = await read_body_capped(request, rt.settings.max_body_bytes)
             except BodyTooLarge as exc:
                 return too_large(exc)
-            response: Response = await handler.handle(request)
-            return response
+            # Checked here as well as by bolt: bolt parses the body before it verifies,
+            # and an unsigned non-JSON body or a non-numeric timestamp raised there (500).
+            if not signed_by_slack(self.verifier, body, request.headers):
+                return problem_response(401, "missing or invalid Slack request signature")
+            try:
+                response: Response = await handler.handle(request)
+            except ValueError:  # signed, yet not JSON, a form or UTF-8: not Slack's shape
+                return problem_response(400, "body: not a Slack event, command or action")
+            return as_problem(response)
 
         return router
 
@@ -152,6 +164,25 @@ class SlackSurface:
             await respond(text=slack_text(reply), response_type="ephemeral", replace_original=False)
         elif not origins:
             await respond(text=slack_text(reply), replace_original=True)
+
+
+def signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str]) -> bool:
+    """X-Slack-Signature over the body, with a timestamp within 5 minutes; anything
+    unparsable (a non-numeric timestamp, a non-UTF-8 body) is simply not signed."""
+    try:
+        return verifier.is_valid_request(body, headers)
+    except ValueError:
+        return False
+
+
+def as_problem(response: Response) -> Response:
+    """Bolt's own refusals (`{"error": "..."}`, or empty) in the one error shape."""
+    if response.status_code < 400:
+        return response
+    detail = ""
+    with contextlib.suppress(ValueError, AttributeError):
+        detail = str(json.loads(bytes(response.body)).get("error") or "")
+    return problem_response(response.status_code, detail or "request refused")
 
 
 async def run_socket_mode(rt: Runtime, surface: SlackSurface) -> int:

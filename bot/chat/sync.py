@@ -210,7 +210,7 @@ class ChatSync:
     ) -> Notification:
         base = dict(row or {"policy": None, "step": None, "recipient": "", "kind": "channel"})
         return notification_for(
-            Claimed(base, dict(incident), [dict(a) for a in alerts]), self.links
+            Claimed(base, dict(incident), [dict(a) for a in alerts]), self.links, self.rt.clock()
         )
 
     async def render(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from bot.cli.settings import CONFIG_HELP, load_settings
@@ -22,7 +24,17 @@ def add_chat_cli(subparsers: Any) -> None:
     )
     incident.add_argument("words", nargs=argparse.REMAINDER, help="the command and its arguments")
     incident.add_argument(
-        "--as", dest="as_user", help="the firebell user acting (for the timeline)"
+        "--as",
+        dest="as_user",
+        help="the firebell user acting: the timeline names them, and their role (users:) "
+        "decides what they may do (default: the user named like your OS login, if any; "
+        "without one, only reading commands run)",
+    )
+    incident.add_argument(
+        "--json",
+        action="store_true",
+        help="print the answer as JSON in the REST API's shapes (list, show, silences, oncall), "
+        'errors as {"error"} on stderr',
     )
     incident.add_argument("--config", help=CONFIG_HELP)
     incident.set_defaults(func=cmd_incident)
@@ -44,29 +56,64 @@ def add_chat_cli(subparsers: Any) -> None:
 
 def cmd_incident(args: argparse.Namespace) -> int:
     from bot.chat.context import command_context
+    from bot.cli.output import print_reply
     from bot.commands import Actor, CommandError, execute, parse_command
     from bot.roles import command_runtime
 
-    words = [w for w in args.words if w != "--"]
+    words, as_user, as_json = _options_among_words(args.words, args.as_user, args.json)
     # The words are joined back as typed; quotes inside one word (matchers) survive.
     command = parse_command(" ".join(words), prefix="firebell incident")
     if isinstance(command, CommandError):
         print(f"firebell: {command.message}", file=sys.stderr)
         return 2
     settings = load_settings(args.config)
-    if args.as_user and args.as_user not in settings.users_by_name:
+    if as_user is not None and as_user not in settings.users_by_name:
         known = ", ".join(sorted(settings.users_by_name)) or "none defined"
-        print(f"firebell: --as: unknown user {args.as_user!r} (known: {known})", file=sys.stderr)
+        print(f"firebell: --as: unknown user {as_user!r} (known: {known})", file=sys.stderr)
         return 2
+    actor = Actor(cli_user(as_user, settings.users_by_name), "cli")
     rt = command_runtime(settings)
 
     async def run() -> int:
         async with rt.lifecycle.running():
-            reply = await execute(command, Actor(args.as_user, "cli"), command_context(rt, "cli"))
-        print(reply.text, file=sys.stdout if reply.ok else sys.stderr)
+            reply = await execute(command, actor, command_context(rt, "cli"))
+        print_reply(reply, as_json=as_json, table=command.name)
         return 0 if reply.ok else 1
 
     return asyncio.run(run())
+
+
+def _options_among_words(
+    words: list[str], as_user: str | None, as_json: bool
+) -> tuple[list[str], str | None, bool]:
+    """`--as NAME` (or `--as=NAME`) and `--json` written after the command (`firebell
+    incident ack 42 --as alice`): argparse leaves them among the words, where they must
+    not become note text. `--` separators are dropped too."""
+    kept: list[str] = []
+    rest = iter(words)
+    for word in rest:
+        if word == "--as":
+            as_user = next(rest, "")
+        elif word.startswith("--as="):
+            as_user = word.removeprefix("--as=")
+        elif word == "--json":
+            as_json = True
+        elif word != "--":
+            kept.append(word)
+    return kept, as_user, as_json
+
+
+def cli_user(as_user: str | None, users: Mapping[str, object]) -> str | None:
+    """Who the CLI acts as: --as, else the firebell user named like the OS login, else
+    nobody (reading commands only). The CLI reads the config and the database itself, so
+    --as is attribution and a guard against slips, not a barrier against its operator."""
+    if as_user:
+        return as_user
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no $USER (some containers)
+        return None
+    return login if login in users else None
 
 
 def cmd_discord(args: argparse.Namespace) -> int:

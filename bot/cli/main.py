@@ -123,6 +123,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_oncall(args: argparse.Namespace) -> int:
+    from bot.cli.output import print_json, print_table
     from routing.oncall.report import format_oncall, oncall_report
 
     settings = load_settings(args.config)
@@ -135,7 +136,11 @@ def cmd_oncall(args: argparse.Namespace) -> int:
             return 2
     else:
         chosen = list(settings.schedules)
-    print(format_oncall(oncall_report(chosen, at, args.next)))
+    report = oncall_report(chosen, at, args.next)
+    if args.json:
+        print_json({"items": report})
+    elif not print_table("oncall", {"items": report}):
+        print(format_oncall(report))
     return 0
 
 
@@ -220,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--at", type=instant_arg, help="the instant (ISO 8601; no zone means UTC; default now)"
     )
     oncall.add_argument("--next", type=int, default=3, help="hand-offs to list (default 3)")
+    oncall.add_argument(
+        "--json", action="store_true", help="print GET /api/v1/oncall's answer (for scripts)"
+    )
     oncall.add_argument("--config", help=CONFIG_HELP)
     oncall.set_defaults(func=cmd_oncall)
 

@@ -45,7 +45,8 @@ def _options(settings: Settings, source: str) -> SourceOptions:
         own = settings.sources.sentry.services
     elif source == "nginx":
         own = settings.sources.nginx.services
-    return SourceOptions(services={**settings.services, **own})
+    zone = settings.sources.nginx.time_zone  # only Nginx lines carry zoneless times
+    return SourceOptions(services={**settings.services, **own}, time_zone=zone)
 
 
 def run_simulation(
@@ -65,7 +66,7 @@ def run_simulation(
         )
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeouts=settings.database.postgres_timeouts())
     try:
         with engine.connect() as conn:
             transaction = conn.begin()

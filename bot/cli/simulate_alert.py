@@ -18,6 +18,7 @@ from bot.cli.simulate_report import (
     SilenceHit,
 )
 from bot.config import Settings
+from routing.basics.redact import redact_url
 from routing.intake.alert import Alert, AlertStatus
 from routing.intake.dedup import DecisionKind
 from routing.intake.submission import AlertOutcome
@@ -89,6 +90,7 @@ class AlertExplainer:
             fingerprint_fields=dict(alert.fingerprint_fields),
             decision=decided.kind.value,
             group_key=decided.group_key,
+            grouping=_grouping(decided, incident),
             incident=incident,
             incident_id=iid if iid is not None and iid not in opened else None,
             labels=labels,
@@ -109,7 +111,7 @@ class AlertExplainer:
             config_path="route" + "".join(f".routes.{i}" for i in match.path.split("/")[1:]),
             matchers=tuple(str(m) for m in node.matchers),
             escalation=match.receiver.escalation,
-            channels=tuple(match.receiver.channels),
+            channels=tuple(redact_url(c) for c in match.receiver.channels),  # no secrets
             group_by=match.group_by,
             group_wait=match.group_wait,
             active_time_intervals=node.active_time_intervals,
@@ -189,6 +191,15 @@ def _verdict(
     return "pages: " + " and ".join(parts)
 
 
+def _grouping(decided: AlertOutcome, incident: str) -> str:
+    """The grouping rule's answer, as the server records it in the alert's `why`."""
+    if decided.group_reason:
+        return decided.group_reason
+    if decided.incident_id is not None:
+        return f"stays in {incident} (grouped when it first fired)"
+    return "not grouped: nothing fires"
+
+
 def _route_node(tree: RouteNode, path: str) -> RouteNode:
     """ "root/0/1" -> the compiled node (paths come from route_alert on this tree)."""
     node = tree
@@ -198,9 +209,4 @@ def _route_node(tree: RouteNode, path: str) -> RouteNode:
 
 
 def _recurrence_text(silence: Silence) -> str | None:
-    rec = silence.recurrence
-    if rec is None:
-        return None
-    days = ", ".join(rec.weekdays) or "every day"
-    times = ", ".join(rec.times) or "all day"
-    return f"{days} {times} ({rec.time_zone})"
+    return silence.recurrence.describe() if silence.recurrence else None

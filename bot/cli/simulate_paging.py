@@ -9,7 +9,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from bot.cli.simulate_report import (
@@ -20,6 +19,7 @@ from bot.cli.simulate_report import (
     TargetReach,
 )
 from bot.config import Settings
+from routing.basics.redact import redact_url
 from routing.oncall.schedule import oncall_at
 from routing.paging.escalation import Recipient, split_target
 from routing.paging.escalation_steps import step_recipients
@@ -52,7 +52,9 @@ class PagingPlanner:
             if row is not None:
                 due = _aware(row.first_due_at)
                 channels.append(
-                    ChannelNoticePlan(notice.address, notice.route_path, due, due - self.at)
+                    ChannelNoticePlan(
+                        redact_url(notice.address), notice.route_path, due, due - self.at
+                    )
                 )
         return escalations, channels
 
@@ -131,16 +133,6 @@ def _aware(value: datetime) -> datetime:
 
 
 def _shown_address(address: str) -> str:
-    """Apprise URLs can carry tokens in their path or password (the outbox never logs
-    them): show scheme, user and host, which say where a page goes, and mask the rest."""
-    if address.startswith(("slack:", "discord:")):
-        return address
-    parts = urlsplit(address)
-    try:
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:  # an unparsable port: show nothing of it
-        host, port = "", ""
-    user = f"{parts.username}@" if parts.username else ""
-    rest = "/…" if (parts.path.strip("/") or parts.query) else ""
-    return f"{parts.scheme}://{user}{host}{port}{rest}"
+    """Apprise URLs carry tokens in their password, path or even host (the outbox never
+    logs them): show the scheme and a plain host name, which say where a page goes."""
+    return redact_url(address)

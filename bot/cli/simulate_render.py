@@ -87,6 +87,7 @@ def _alert_text(number: int, a: AlertReport) -> list[str]:
         _row(2, "fingerprint", f"{a.fingerprint}  (from {fields_text})"),
         _row(2, "decision", a.decision),
         _row(2, "group key", a.group_key),
+        _row(2, "grouping", a.grouping),
         _row(2, "incident", a.incident),
         _row(2, "labels", ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items()))),
         "",

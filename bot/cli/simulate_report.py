@@ -102,6 +102,7 @@ class AlertReport:
     fingerprint_fields: Mapping[str, str]
     decision: str
     group_key: str
+    grouping: str  # how it came into its incident: same group, correlation, or opened it
     incident: str  # "a new incident", "incident #12" or "none"
     incident_id: int | None  # an existing incident; None for a new one (rolled back)
     labels: Mapping[str, str]  # what routes, silences and inhibition match on

@@ -9,7 +9,7 @@ This package's face re-exports what the surfaces need; each job lives in its own
   specs        usage, examples, aliases and help text
   parse        text / Discord options / buttons -> Command (pure)
   context      Actor, CommandContext and Reply
-  permissions  who may change incidents
+  permissions  the role each command needs, and the role of whoever runs it
   execute      execute: permission check, then dispatch to a family below
   incidents    list, show, ack, resolve, note
   silences     silence, silences, unsilence
@@ -61,7 +61,7 @@ from bot.commands.parse import (
     parse_command,
     tokenize,
 )
-from bot.commands.permissions import READ_ONLY, may_write
+from bot.commands.permissions import READ_ONLY, may_run, needed_role, role_of
 from bot.commands.silences import incident_matchers
 from bot.commands.specs import (
     ALIASES,
@@ -112,10 +112,12 @@ __all__ = [
     "incident_line",
     "incident_matchers",
     "manual_alert",
-    "may_write",
+    "may_run",
+    "needed_role",
     "oncall_line",
     "parse_command",
     "queue_manual_pages",
+    "role_of",
     "show_text",
     "silences_text",
     "slack_actor",

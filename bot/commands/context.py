@@ -55,6 +55,8 @@ class Reply:
     ok: bool = True
     action: str | None = None  # what changed: ack, resolve, note, page, silence, unsilence
     incident: Mapping[str, Any] | None = None  # the incident shown/changed, for rich rendering
+    # What a read shows, as plain data in the REST API's shape (`--json`, CLI tables).
+    data: Any = None
 
 
 def error_reply(text: str) -> Reply:

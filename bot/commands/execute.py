@@ -34,7 +34,7 @@ from bot.commands.model import (
 )
 from bot.commands.oncall import oncall
 from bot.commands.paging import page_by_hand
-from bot.commands.permissions import denied_reply, may_write
+from bot.commands.permissions import denied_reply, may_run
 from bot.commands.playbooks import run_playbook
 from bot.commands.silences import list_silences, silence_alerts, unsilence
 from bot.commands.specs import help_text
@@ -43,7 +43,7 @@ from routing.response import incidents
 
 async def execute(command: Command, actor: Actor, ctx: CommandContext) -> Reply:
     """Run one command; errors become ephemeral replies saying what to do instead."""
-    if command.writes and not may_write(actor, ctx):
+    if not may_run(command, actor, ctx):
         return denied_reply(command, actor, ctx)
     try:
         reply = await _dispatch(command, actor, ctx)

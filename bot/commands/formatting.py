@@ -11,6 +11,7 @@ from bot.commands.context import Actor
 from bot.commands.specs import example
 from routing.basics.duration import format_duration
 from routing.muting import silence_store as silences
+from routing.muting.silence import SilenceState, SilenceStatus
 from routing.oncall.schedule import Schedule, next_handoffs, oncall_at
 from routing.paging.policy import PolicyConfig
 
@@ -105,11 +106,9 @@ def silences_text(views: Sequence[silences.SilenceView], zone: ZoneInfo, prefix:
     lines = ["Silences:"]
     for view in views:
         s = view.silence
-        window = (
-            ("recurring" if s.recurrence else f"until {format_when(s.ends_at, zone)}")
-            if view.state.value == "active"
-            else f"from {format_when(s.starts_at, zone)}"
-        )
+        window = silence_when(view.status, zone)
+        if s.recurrence is not None:
+            window = f"every {s.recurrence.describe()}, {window}"
         comment = f" · {s.comment}" if s.comment else ""
         origin = " (config)" if view.origin == "config" else ""
         lines.append(
@@ -117,6 +116,16 @@ def silences_text(views: Sequence[silences.SilenceView], zone: ZoneInfo, prefix:
             f"{window} · by {s.created_by}{comment}"
         )
     return "\n".join(lines)
+
+
+def silence_when(status: SilenceStatus, zone: ZoneInfo) -> str:
+    """A silence's true state in words: until when it mutes, or when it mutes next."""
+    if status.state is SilenceState.ACTIVE:
+        end = status.window_ends_at
+        return f"until {format_when(end, zone)}" if end is not None else "until ended"
+    if status.state is SilenceState.PENDING:
+        return f"next window {format_when(status.next_window_at, zone)}"
+    return "ended"
 
 
 def times_text(count: int) -> str:

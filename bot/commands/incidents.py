@@ -29,17 +29,18 @@ def list_incidents(conn: Connection, command: ListIncidents, now: datetime) -> R
     )
     what = "incidents" if scope == "all" else f"{scope} incidents"
     where = f" for service {command.service}" if command.service else ""
-    if not items:
-        return Reply(f"No {what}{where}.")
     more = len(items) > MAX_LIST
+    data = {"items": items[:MAX_LIST], "truncated": more}
+    if not items:
+        return Reply(f"No {what}{where}.", data=data)
     lines = [f"{what.capitalize()}{where}{' (newest ' + str(MAX_LIST) + ')' if more else ''}:"]
     lines += [incident_line(item, now) for item in items[:MAX_LIST]]
-    return Reply("\n".join(lines))
+    return Reply("\n".join(lines), data=data)
 
 
 def show_incident(conn: Connection, command: ShowIncident, zone: ZoneInfo) -> Reply:
     item = incidents.get_incident(conn, command.incident_id)
-    return Reply(show_text(item, zone), incident_id=command.incident_id, incident=item)
+    return Reply(show_text(item, zone), incident_id=command.incident_id, incident=item, data=item)
 
 
 def acknowledge(conn: Connection, command: Ack, who: str, now: datetime) -> Reply:

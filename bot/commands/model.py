@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import ClassVar
 
 from routing.muting.matcher import Matcher
+from routing.muting.silence import Recurrence
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +65,16 @@ class Page:
 
 @dataclass(frozen=True, slots=True)
 class SilenceAlerts:
-    """Silence by matchers, or (incident_id set) by the labels that group an incident."""
+    """Silence by matchers, or (incident_id set) by the labels that group an incident:
+    for `duration`, or (`recurrence` set, duration None) in weekly windows until ended."""
 
     name: ClassVar[str] = "silence"
     writes: ClassVar[bool] = True
     matchers: tuple[Matcher, ...]
-    duration: timedelta
+    duration: timedelta | None
     comment: str = ""
     incident_id: int | None = None
+    recurrence: Recurrence | None = None
 
 
 @dataclass(frozen=True, slots=True)

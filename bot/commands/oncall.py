@@ -9,6 +9,7 @@ from bot.commands.context import Reply, error_reply
 from bot.commands.formatting import oncall_line
 from bot.commands.model import Oncall
 from bot.commands.specs import example
+from routing.oncall.report import NO_SCHEDULES, oncall_report
 from routing.paging.policy import PolicyConfig
 
 
@@ -22,6 +23,7 @@ def oncall(
             return error_reply(f"{exc.args[0]}: {example('oncall', prefix)}")
     else:
         chosen = list(config.schedules)
+    data = {"items": oncall_report(chosen, now)}
     if not chosen:
-        return Reply("No schedules are configured (add `schedules:` to the firebell config).")
-    return Reply("\n".join(oncall_line(s, now, zone) for s in chosen))
+        return Reply(NO_SCHEDULES, data=data)
+    return Reply("\n".join(oncall_line(s, now, zone) for s in chosen), data=data)

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from bot.commands.model import (
     Ack,
     Command,
@@ -28,7 +30,9 @@ from bot.commands.model import (
 )
 from bot.commands.specs import ALIASES, DEFAULT_PREFIX, LIST_SCOPES, SPECS, example, usage
 from routing.basics.duration import DurationError, parse_duration
+from routing.basics.storable import storable_text
 from routing.muting.matcher import MatcherError, parse_matchers
+from routing.muting.silence import Recurrence
 
 SILENCE_BUTTON_DURATION = timedelta(hours=1)
 
@@ -132,6 +136,13 @@ def _incident_id(name: str, text: str, prefix: str) -> int | CommandError:
 
 
 def _build(name: str, args: list[str], prefix: str) -> Command | CommandError:
+    if any(storable_text(arg) != arg for arg in args):
+        # Refused, as the REST API refuses it: a person can retype, and PostgreSQL
+        # stores no NUL (routing.basics.storable).
+        return CommandError(
+            f"{name}: the text holds a NUL character or a lone surrogate, which "
+            f"cannot be stored: remove it ({example(name, prefix)})"
+        )
     if name == "list":
         return _build_list([a for a in args if a], prefix)
     if name in ("show", "ack", "resolve", "note", "run"):
@@ -207,18 +218,26 @@ def _build_silence(args: list[str], prefix: str) -> SilenceAlerts | CommandError
         return CommandError(f"silence needs matchers and a duration: {how}")
     if not duration_text:
         return CommandError(f"silence needs a duration like 2h after the matchers: {how}")
-    try:
-        duration = parse_duration(duration_text)
-    except DurationError:
-        return CommandError(
-            f"silence: {duration_text!r} is not a duration (write 30m, 2h or 1d) "
-            f"after the matchers: {how}"
-        )
-    if duration <= timedelta(0):
-        return CommandError(f"silence: the duration must be longer than 0s: {how}")
+    duration: timedelta | None = None
+    recurrence: Recurrence | None = None
+    if duration_text.lower().startswith(EVERY):
+        try:
+            recurrence = parse_every(duration_text)
+        except ValueError as exc:
+            return CommandError(f"silence: {exc}: {prefix} silence {RECURRING_EXAMPLE}")
+    else:
+        try:
+            duration = parse_duration(duration_text)
+        except DurationError:
+            return CommandError(
+                f"silence: {duration_text!r} is not a duration (write 30m, 2h or 1d) "
+                f"or a weekly window (every:DAYS/HH:MM-HH:MM[/ZONE]) after the matchers: {how}"
+            )
+        if duration <= timedelta(0):
+            return CommandError(f"silence: the duration must be longer than 0s: {how}")
     ident = target.removeprefix("#")
     if ident.isascii() and ident.isdigit():
-        return SilenceAlerts((), duration, comment, incident_id=int(ident))
+        return SilenceAlerts((), duration, comment, int(ident), recurrence)
     try:
         matchers = parse_matchers(target)
     except MatcherError as exc:
@@ -228,7 +247,33 @@ def _build_silence(args: list[str], prefix: str) -> SilenceAlerts | CommandError
             "silence: at least one matcher must need a non-empty label "
             f"(this would silence every alert): {how}"
         )
-    return SilenceAlerts(tuple(matchers), duration, comment)
+    return SilenceAlerts(tuple(matchers), duration, comment, recurrence=recurrence)
+
+
+EVERY = "every:"
+RECURRING_EXAMPLE = "service=db every:sun/02:00-04:00/Europe/Madrid backups"
+
+
+def parse_every(text: str) -> Recurrence:
+    """`every:DAYS[/HH:MM-HH:MM[,...]][/ZONE]` as one word (it fills the duration slot, so
+    Discord's options take it too) into the config's `recurrence` grammar: DAYS is
+    `daily`, `sun`, `mon-fri` or `sat,sun`; a range ending before it starts crosses
+    midnight; the zone defaults to UTC."""
+    days, _, rest = text[len(EVERY) :].partition("/")
+    times, _, zone = rest.partition("/")
+    if not days:
+        raise ValueError(f"{text!r} names no days (write daily, sun, mon-fri or sat,sun)")
+    fields: dict[str, Any] = {
+        "weekdays": [] if days.lower() in ("daily", "day") else [days],
+        "times": [t for t in times.split(",") if t],
+    }
+    if zone:
+        fields["time_zone"] = zone
+    try:
+        return Recurrence.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ValueError(f"{text!r}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 def button_command(action: str, incident_id: int, surface: str) -> Command:

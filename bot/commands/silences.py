@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from bot.commands.context import Actor, CommandContext, Reply, error_reply
-from bot.commands.formatting import format_when, silences_text
+from bot.commands.formatting import format_when, silence_when, silences_text
 from bot.commands.model import SilenceAlerts, Unsilence
 from routing.basics.duration import format_duration
 from routing.muting import silence_store as silences
 from routing.muting.matcher import Matcher, MatchType
-from routing.muting.silence import Silence
+from routing.muting.silence import Silence, silence_status
 from routing.paging.escalation_store import cancel_pending_pages
 from routing.response import incidents
 
@@ -32,24 +32,35 @@ def silence_alerts(
     if command.incident_id is not None:
         item = incidents.get_incident(conn, command.incident_id, details=False)
         matchers = incident_matchers(item)
+    recurrence = command.recurrence
+    ends_at = now + command.duration if command.duration is not None else None
     silence = silences.create(
         conn,
         Silence(
             matchers=matchers,
             starts_at=now,
-            ends_at=now + command.duration,
+            ends_at=ends_at,
             created_by=actor.name,
             comment=command.comment,
+            recurrence=recurrence,
         ),
         now,
     )
     shown = ",".join(str(m) for m in silence.matchers)
     comment = f": {command.comment}" if command.comment else ""
-    until = format_when(silence.ends_at, zone)
-    text = (
-        f"{actor.name} silenced {shown} for {format_duration(command.duration)} "
-        f"(until {until}, id {silence.id}){comment}"
-    )
+    if recurrence is not None:
+        when = silence_when(silence_status(silence, now), zone)
+        text = (
+            f"{actor.name} silenced {shown} every {recurrence.describe()} until ended "
+            f"({when}, id {silence.id}){comment}"
+        )
+    else:
+        assert command.duration is not None
+        until = format_when(silence.ends_at, zone)
+        text = (
+            f"{actor.name} silenced {shown} for {format_duration(command.duration)} "
+            f"(until {until}, id {silence.id}){comment}"
+        )
     if item is None:
         return Reply(text, "public", changed=True, action="silence")
     incident_id = int(item["id"])
@@ -73,7 +84,8 @@ def incident_matchers(item: Mapping[str, Any]) -> list[Matcher]:
 
 def list_silences(conn: Connection, ctx: CommandContext, now: datetime, zone: ZoneInfo) -> Reply:
     views = silences.list_current(conn, now, ctx.config.silences)
-    return Reply(silences_text(views, zone, ctx.prefix))
+    data = {"items": [view.item() for view in views]}
+    return Reply(silences_text(views, zone, ctx.prefix), data=data)
 
 
 def unsilence(

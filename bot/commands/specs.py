@@ -55,9 +55,10 @@ SPECS: dict[str, CommandSpec] = {
         True,
     ),
     "silence": CommandSpec(
-        "silence MATCHERS|ID DURATION [comment]",
+        "silence MATCHERS|ID DURATION|every:DAYS/HH:MM-HH:MM[/ZONE] [comment]",
         'silence service=api,alertname=~"High.*" 2h deploy',
-        "mute matching alerts for a while (or an incident's alerts: silence 42 1h)",
+        "mute matching alerts for a while (or an incident's alerts: silence 42 1h), "
+        "or every week in a window: silence service=db every:sun/02:00-04:00 backups",
         ("matchers", "duration", "comment"),
         True,
     ),

@@ -10,6 +10,7 @@ This package's face re-exports what callers need; each step lives in its own mod
   fields      field types shared by sections (Secret, durations, URLs) and Section
   sources     the `sources:` section
   chat        the `slack:` and `discord:` sections
+  identities  `api_tokens`: the person or machine each token stands for (Principal)
   settings    Settings, the whole file
   secrets     finding, scrubbing and masking secrets
   explain     pydantic errors -> (path, message)
@@ -23,6 +24,7 @@ from __future__ import annotations
 from bot.config.chat import DiscordConfig, SlackConfig
 from bot.config.env import interpolate
 from bot.config.errors import ConfigError, ConfigUnreadable, Loc, render_path
+from bot.config.identities import OPEN_ACCESS, ApiToken, Principal
 from bot.config.load import (
     CONFIG_ENV,
     DEFAULT_CONFIG_NAME,
@@ -39,12 +41,15 @@ __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_NAME",
     "DEFAULT_DATABASE_URL",
+    "OPEN_ACCESS",
     "REDACTED",
+    "ApiToken",
     "ConfigError",
     "ConfigUnreadable",
     "DiscordConfig",
     "Grouping",
     "Loc",
+    "Principal",
     "Settings",
     "SlackConfig",
     "Sources",

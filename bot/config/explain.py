@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
 from bot.config.errors import Loc, parse_path
+from bot.config.secrets import field_holds_secrets
 from bot.config.settings import Settings
 
 
@@ -114,6 +115,53 @@ def split_cross_checks(message: str) -> list[tuple[Loc, str]]:
     return out
 
 
+def _members(annotation: Any) -> list[Any]:
+    """`A | B | None` -> [A, B]; anything else -> [it] (Annotated unwrapped)."""
+    annotation = _unwrap(annotation)
+    if get_origin(annotation) in (Union, types.UnionType):
+        return [_unwrap(a) for a in get_args(annotation) if a is not type(None)]
+    return [annotation]
+
+
+def _has_secrets(annotation: Any, seen: set[type]) -> bool:
+    """Whether a value of this type can hold a secret anywhere inside it."""
+    for member in _members(annotation):
+        if get_origin(member) in (list, tuple, set, frozenset, dict):
+            if any(_has_secrets(arg, seen) for arg in get_args(member)):
+                return True
+        elif isinstance(member, type) and issubclass(member, BaseModel) and member not in seen:
+            seen.add(member)
+            for info in member.model_fields.values():
+                if field_holds_secrets(info) or _has_secrets(info.annotation, seen):
+                    return True
+    return False
+
+
+def _holds_secrets(loc: Loc) -> bool:
+    """Whether the config place `loc` is, or is inside, a place that can hold a secret
+    (a Secret, a credential URL, or a section with one such as basic_auth)."""
+    annotation: Any = Settings
+    for part in loc:
+        below: Any = None
+        for member in _members(annotation):
+            origin = get_origin(member)
+            if origin in (list, tuple, set, frozenset) and get_args(member):
+                below = get_args(member)[0]
+            elif origin is dict and get_args(member):
+                below = get_args(member)[1]
+            elif isinstance(member, type) and issubclass(member, BaseModel):
+                info = member.model_fields.get(str(part))
+                if info is not None and field_holds_secrets(info):
+                    return True
+                below = info.annotation if info is not None else None
+            if below is not None:
+                break
+        if below is None:
+            return False
+        annotation = below
+    return _has_secrets(annotation, set())
+
+
 def describe_error(error: ErrorDetails) -> list[tuple[Loc, str]]:
     loc, holder = _walk_loc(Settings, tuple(error["loc"]))
     kind = error["type"]
@@ -125,8 +173,11 @@ def describe_error(error: ErrorDetails) -> list[tuple[Loc, str]]:
         message = str(error["ctx"]["error"])
         return split_cross_checks(message) if not loc else [(loc, message)]
     if kind in _TYPE_MESSAGES:
-        # Type errors only: the input is of the wrong type, so it is not a secret string.
-        return [(loc, f"{_TYPE_MESSAGES[kind]}, got {describe_value(error['input'])}")]
+        # The input is of the wrong type; text given where a list of secrets belongs
+        # (`api_tokens: ${TOKEN}`) is still a secret, so it is described, not shown.
+        value = error["input"]
+        shown = "text" if isinstance(value, str) and _holds_secrets(loc) else describe_value(value)
+        return [(loc, f"{_TYPE_MESSAGES[kind]}, got {shown}")]
     message = error["msg"]
     if message.startswith("Input should"):
         message = "must" + message[len("Input should") :]

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from routing.basics.field import Duration
+from routing.basics.storable import over_limit, storable_text
 
 SECRET_MARKER = object()  # Annotated marker: redacted in dumps, collected for log scrubbing
 
@@ -69,7 +70,21 @@ NonBlank = Annotated[str, AfterValidator(_not_blank)]
 PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 NonNegativeDuration = Annotated[Duration, AfterValidator(_non_negative)]
 HttpURL = Annotated[str, AfterValidator(_http_url)]
-ServiceMap = Annotated[dict[NonBlank, NonBlank], none_is(dict)]
+
+
+def _storable_service(value: str) -> str:
+    """A service the alert tables can hold (routing.basics.storable): mapped senders'
+    names are stored as is, so a too-long one would be refused on every alert."""
+    problem = over_limit("service", value)
+    if problem is not None:
+        raise ValueError(problem)
+    if storable_text(value) != value:
+        raise ValueError("must not contain NUL or lone surrogate characters")
+    return value
+
+
+ServiceName = Annotated[NonBlank, AfterValidator(_storable_service)]
+ServiceMap = Annotated[dict[NonBlank, ServiceName], none_is(dict)]
 
 
 class Section(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ def _count_routes(route: Any) -> int:
     return 1 + sum(_count_routes(child) for child in children or [])
 
 
-def _auth(own: list[str], api_tokens: list[str], open_access: bool) -> str:
+def _auth(own: list[str], api_tokens: Sequence[object], open_access: bool) -> str:
     if own:
         return ", ".join(own)
     if api_tokens:
@@ -61,6 +61,15 @@ def _source_lines(settings: Settings) -> list[str]:
     return lines
 
 
+def _token_line(settings: Settings) -> str:
+    """How many api tokens, and who they stand for (names and roles, never the tokens)."""
+    principals = [principal for _token, principal in settings.api_principals()]
+    if not principals:
+        return "api tokens: 0"
+    who = ", ".join(f"{p.name} ({p.role})" for p in principals)
+    return f"api tokens: {len(principals)}: {who}"
+
+
 def format_check_report(origin: str, outcome: Settings | ConfigError) -> str:
     """What `firebell check-config` prints: OK and a summary, or one `path: message` per line."""
     if isinstance(outcome, ConfigError):
@@ -75,7 +84,7 @@ def format_check_report(origin: str, outcome: Settings | ConfigError) -> str:
             f"database: {redact_database_url(s.database_url)}",
             "sources:",
             *_source_lines(s),
-            f"api tokens: {len(s.api_tokens)}",
+            _token_line(s),
             f"service aliases: {len(s.services)}",
             f"users: {len(s.users)}, teams: {len(s.teams)}, schedules: {len(s.schedules)}, "
             f"escalation policies: {len(s.escalation_policies)}, "

@@ -1,4 +1,7 @@
-"""Finding the secrets in Settings: to scrub them from logs and to mask them in dumps."""
+"""Finding the secrets in Settings: to scrub them from logs and to mask them in dumps.
+
+Two kinds: Secret fields (tokens, passwords: the whole value) and CREDENTIAL_URL fields
+(apprise contacts and channels: URLs that may carry a password or a token anywhere)."""
 
 from __future__ import annotations
 
@@ -9,28 +12,51 @@ from typing import Any, get_args
 from pydantic import BaseModel
 
 from bot.config.fields import SECRET_MARKER
+from routing.basics.redact import CREDENTIAL_URL, is_url, redact_url, url_credentials
 from routing.storage.database import sqlalchemy_url
 
 REDACTED = "***"
 
 
-def _has_secret_marker(annotation: Any) -> bool:
-    if annotation is SECRET_MARKER:
+def _has_marker(annotation: Any, marker: object) -> bool:
+    if annotation is marker:
         return True
-    return any(_has_secret_marker(arg) for arg in get_args(annotation))
+    return any(_has_marker(arg, marker) for arg in get_args(annotation))
+
+
+def _field_has(info: Any, marker: object) -> bool:
+    return any(m is marker for m in info.metadata) or _has_marker(info.annotation, marker)
 
 
 def _field_is_secret(info: Any) -> bool:
-    return any(m is SECRET_MARKER for m in info.metadata) or _has_secret_marker(info.annotation)
+    return _field_has(info, SECRET_MARKER)
+
+
+def field_holds_secrets(info: Any) -> bool:
+    """A Secret or a credential URL (or a list of them): never echo its value."""
+    return _field_has(info, SECRET_MARKER) or _field_has(info, CREDENTIAL_URL)
 
 
 def _all_strings(value: Any) -> list[str]:
+    """The strings of a secret field; models inside it (an api_tokens entry) say which of
+    their own fields are secret."""
     if isinstance(value, str):
         return [value]
+    if isinstance(value, BaseModel):
+        return secrets_in(value)
     if isinstance(value, Mapping):
         return [s for v in value.values() for s in _all_strings(v)]
     if isinstance(value, list | tuple):
         return [s for v in value for s in _all_strings(v)]
+    return []
+
+
+def _url_secrets(value: Any) -> list[str]:
+    """A credential URL whole, and its password alone (logged apart by some libraries)."""
+    if isinstance(value, str):
+        return [value, *url_credentials(value)] if is_url(value) else []
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _url_secrets(v)]
     return []
 
 
@@ -39,7 +65,12 @@ def secrets_in(value: Any) -> list[str]:
         out: list[str] = []
         for name, info in type(value).model_fields.items():
             item = getattr(value, name)
-            out += _all_strings(item) if _field_is_secret(info) else secrets_in(item)
+            if _field_is_secret(info):
+                out += _all_strings(item)
+            elif _field_has(info, CREDENTIAL_URL):
+                out += _url_secrets(item)
+            else:
+                out += secrets_in(item)
         return out
     if isinstance(value, Mapping):
         return [s for v in value.values() for s in secrets_in(v)]
@@ -58,6 +89,25 @@ def _mask(value: Any) -> Any:
     return value
 
 
+def _mask_secret(value: Any, dumped: Any) -> Any:
+    """A secret field's dump masked; a model inside it (an api_tokens entry) keeps its
+    other fields (the user it names is not a secret)."""
+    if isinstance(value, BaseModel):
+        redact_secrets(value, dumped)
+        return dumped
+    if isinstance(value, list | tuple) and isinstance(dumped, list):
+        return [_mask_secret(v, d) for v, d in zip(value, dumped, strict=False)]
+    return _mask(dumped)
+
+
+def _redact_urls(dumped: Any) -> Any:
+    if isinstance(dumped, str):
+        return redact_url(dumped)
+    if isinstance(dumped, list):
+        return [_redact_urls(v) for v in dumped]
+    return dumped
+
+
 def redact_secrets(model: BaseModel, dumped: Any) -> None:
     """Mask secret fields of `model` in its own json dump, in place, recursively."""
     if not isinstance(dumped, dict):
@@ -68,7 +118,9 @@ def redact_secrets(model: BaseModel, dumped: Any) -> None:
             continue
         value = getattr(model, name)
         if _field_is_secret(info):
-            dumped[key] = _mask(dumped[key])
+            dumped[key] = _mask_secret(value, dumped[key])
+        elif _field_has(info, CREDENTIAL_URL):
+            dumped[key] = _redact_urls(dumped[key])
         elif isinstance(value, BaseModel):
             redact_secrets(value, dumped[key])
         elif isinstance(value, list | tuple) and isinstance(dumped[key], list):

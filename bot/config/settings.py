@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
+from functools import cached_property
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from pydantic import AfterValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from bot.config.chat import DiscordConfig, SlackConfig
+from bot.config.database import Database, connect_timeout_twice
 from bot.config.fields import (
     HttpURL,
     NonBlank,
     NonNegativeDuration,
-    Secret,
+    PositiveDuration,
     Section,
     ServiceMap,
     none_is,
 )
+from bot.config.identities import (
+    Principal,
+    TokenEntry,
+    check_token_entries,
+    intake_tokens,
+    token_principals,
+)
 from bot.config.secrets import database_password, redact_database_url, redact_secrets, secrets_in
 from bot.config.sources import Sources
+from routing.muting.tree import ROOT_DEFAULTS, RouteNode, compile_tree
 from routing.paging.policy import PolicyConfig
 from routing.storage.database import sqlalchemy_url
 
@@ -67,7 +78,35 @@ class Grouping(Section):
     group_by: Annotated[list[str], AfterValidator(_label_names)] = ["service", "alertname"]
     reopen_window: NonNegativeDuration = timedelta(minutes=30)  # 0s: never reopen
     flap_flips: int = Field(default=3, ge=1)
+    # A flapping alert's reopens are not paged until it stops flipping for this long.
+    flap_quiet: PositiveDuration = timedelta(minutes=30)
+    # The root route's group_wait and group_by unless it sets its own (routes inherit).
     group_wait: NonNegativeDuration = timedelta(0)
+    # An alert of another source joins an open incident of its service only within this
+    # long after the incident last gained an alert; 0s: never across sources.
+    correlate_within: NonNegativeDuration = timedelta(minutes=15)
+
+
+class Intake(Section):
+    """Bounds of the intake writer's queue, and how long a request waits for its commit."""
+
+    queue_size: int = Field(default=1000, ge=1)  # webhooks waiting; then 503 + Retry-After
+    syslog_queue_size: int = Field(default=1000, ge=1)  # syslog lines waiting; then dropped
+    # Syslog lines per write batch, written only while no webhook waits: larger stores a
+    # flood faster, smaller keeps webhooks from waiting behind it.
+    syslog_batch: int = Field(default=32, ge=1, le=512)
+    request_timeout: PositiveDuration = timedelta(seconds=5)  # then 503 + Retry-After
+    # /readyz fails when the writer, the paging worker or the syslog listener has not
+    # stamped its heartbeat for this long.
+    stall_after: PositiveDuration = timedelta(seconds=10)
+
+    @field_validator("stall_after")
+    @classmethod
+    def _beats_fit(cls, value: timedelta) -> timedelta:
+        # An idle paging worker polls every second, so it beats about that often.
+        if value < timedelta(seconds=2):
+            raise ValueError("must be at least 2s (an idle loop beats about once a second)")
+        return value
 
 
 class Settings(PolicyConfig):
@@ -76,11 +115,14 @@ class Settings(PolicyConfig):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     database_url: Annotated[str, AfterValidator(_database_url)] = DEFAULT_DATABASE_URL
-    api_tokens: Annotated[list[Secret], none_is(list)] = []
+    database: Annotated[Database, none_is(dict)] = Field(default_factory=Database)
+    # Bearer tokens: plain strings (machines) or {token, user} / {token, name, role}.
+    api_tokens: Annotated[list[TokenEntry], none_is(list)] = []
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     sources: Annotated[Sources, none_is(dict)] = Field(default_factory=Sources)
     services: ServiceMap = {}  # any source-side name (job, project, server) -> service
     grouping: Annotated[Grouping, none_is(dict)] = Field(default_factory=Grouping)
+    intake: Annotated[Intake, none_is(dict)] = Field(default_factory=Intake)
     playbooks: NonBlank | None = None  # a folder of playbook YAML files
     slack: SlackConfig | None = None
     discord: DiscordConfig | None = None
@@ -91,6 +133,38 @@ class Settings(PolicyConfig):
     def _strip_slash(cls, value: str | None) -> str | None:
         # Links are built as f"{public_url}/incidents/42".
         return value.rstrip("/") if value else value
+
+    @cached_property
+    def route_tree(self) -> RouteNode:
+        """The compiled route tree; its root takes group_by and group_wait from `grouping`."""
+        root = replace(
+            ROOT_DEFAULTS,
+            group_by=tuple(self.grouping.group_by),
+            group_wait=self.grouping.group_wait,
+        )
+        return compile_tree(self.route, root)
+
+    @model_validator(mode="after")
+    def _connect_timeout_once(self) -> Settings:
+        problem = connect_timeout_twice(self.database_url, self.database)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
+    def _token_owners(self) -> Settings:
+        problems = check_token_entries(self.api_tokens, self.users_by_name)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def api_principals(self) -> list[tuple[str, Principal]]:
+        """(bearer token, who it stands for) for every api_tokens entry."""
+        return token_principals(self.api_tokens, self.users_by_name)
+
+    def intake_tokens(self) -> list[str]:
+        """The api_tokens a webhook accepts (machines, and people who may write)."""
+        return intake_tokens(self.api_tokens, self.users_by_name)
 
     def secret_values(self) -> list[str]:
         """Every secret in the settings, for scrubbing logs (longest first, no duplicates)."""

@@ -6,6 +6,7 @@ import ipaddress
 import re
 from datetime import timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field
 
@@ -18,6 +19,7 @@ from bot.config.fields import (
     UrlToken,
     none_is,
 )
+from routing.basics.field import TimeZone
 
 
 def _listen(value: str) -> str:
@@ -65,7 +67,8 @@ class Syslog(Section):
 
 
 class Threshold(Section):
-    count: int = Field(default=1, ge=1)
+    # A pending alert keeps the time of each line in its sliding window: bounded by count.
+    count: int = Field(default=1, ge=1, le=1000)
     window: PositiveDuration = timedelta(minutes=1)
 
 
@@ -75,6 +78,8 @@ class NginxSource(Section):
     services: ServiceMap = {}  # server name or upstream host -> service
     threshold: Annotated[Threshold, none_is(dict)] = Field(default_factory=Threshold)
     resolve_after: PositiveDuration = timedelta(minutes=10)
+    # error.log times are the nginx host's local time, written without a zone.
+    time_zone: TimeZone = ZoneInfo("UTC")
 
 
 class GenericSource(Section):

@@ -5,18 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import text
 
-from bot.http.auth import bearer_token, token_allowed
+from bot.config.identities import Principal
+from bot.http.fields import MAX_ROW_ID, Text
+from bot.http.identity import Reader, RefusedActorField, Responder
+from bot.http.problem_docs import problem_response, problem_responses
+from bot.http.readiness import readiness
 from bot.runtime.state import Runtime
 from routing.oncall.report import oncall_report
 from routing.response import actions as response
 from routing.response import incidents
-from routing.storage.database import is_unavailable
 
 router = APIRouter()
 
@@ -26,19 +28,12 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
-def require_token(request: Request) -> str:
-    """The caller's identity for the timeline: `api` (token) or `api:anonymous`."""
-    rt = runtime(request)
-    if rt.open_access:
-        return "api"
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    if not token_allowed(bearer_token(headers), rt.settings.api_tokens):
-        raise HTTPException(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
-    return "api"
-
-
-Caller = Annotated[str, Depends(require_token)]
+# The authenticated caller (bot.http.identity): any role may read; writes need responder.
+Caller = Reader
+Writer = Responder
 Severity = Literal["critical", "error", "warning", "info"]
+# Larger ids cannot exist (INTEGER columns) and would overflow the query: 422, not 500.
+IncidentId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 @router.get("/healthz", tags=["health"])
@@ -46,20 +41,18 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"])
-def readyz(request: Request) -> JSONResponse:
-    rt = runtime(request)
-    try:
-        with rt.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        if not is_unavailable(exc):
-            raise
-        return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-    return JSONResponse({"status": "ready", "database": "ok"})
+@router.get(
+    "/readyz",
+    tags=["health"],
+    responses={503: problem_response(503, "Not ready: the database or a loop of this process")},
+)
+async def readyz(request: Request) -> Response:
+    """Ready: the database answers within a second and every loop this process runs is
+    alive and beating (bot.http.readiness); otherwise 503 naming the part at fault."""
+    return await readiness(runtime(request))
 
 
-@router.get("/metrics", tags=["health"])
+@router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
 async def metrics(request: Request) -> Response:
     return Response(
         generate_latest(runtime(request).metrics.registry), media_type=CONTENT_TYPE_LATEST
@@ -71,13 +64,13 @@ def list_alerts(
     request: Request,
     _caller: Caller,
     status: Literal["pending", "firing", "resolved"] | None = None,
-    source: str | None = None,
-    service: str | None = None,
+    source: Text | None = None,
+    service: Text | None = None,
     severity: Severity | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     flt = incidents.AlertFilter(status, source, service, severity, limit=limit)
-    with runtime(request).engine.connect() as conn:
+    with runtime(request).read_engine.connect() as conn:
         return {"items": incidents.list_alerts(conn, flt)}
 
 
@@ -86,11 +79,11 @@ def list_incidents(
     request: Request,
     _caller: Caller,
     status: Literal["triggered", "acknowledged", "resolved", "open"] | None = None,
-    service: str | None = None,
+    service: Text | None = None,
     severity: Severity | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    with runtime(request).engine.connect() as conn:
+    with runtime(request).read_engine.connect() as conn:
         items = incidents.list_incidents(
             conn,
             status=None if status == "open" else status,
@@ -102,20 +95,20 @@ def list_incidents(
     return {"items": items}
 
 
-@router.get("/api/v1/incidents/{incident_id}", tags=["incidents"])
-def get_incident(request: Request, _caller: Caller, incident_id: int) -> dict[str, Any]:
-    with runtime(request).engine.connect() as conn:
+@router.get("/api/v1/incidents/{incident_id}", tags=["incidents"], responses=problem_responses(404))
+def get_incident(request: Request, _caller: Caller, incident_id: IncidentId) -> dict[str, Any]:
+    with runtime(request).read_engine.connect() as conn:
         try:
             return incidents.get_incident(conn, incident_id)
         except incidents.IncidentNotFound as exc:
             raise HTTPException(404, str(exc)) from exc
 
 
-@router.get("/api/v1/oncall", tags=["oncall"])
+@router.get("/api/v1/oncall", tags=["oncall"], responses=problem_responses(404))
 def get_oncall(
     request: Request,
     _caller: Caller,
-    schedule: str | None = None,
+    schedule: Text | None = None,
     at: datetime | None = None,
     handoffs: Annotated[int, Query(ge=0, le=50)] = 3,
 ) -> dict[str, Any]:
@@ -134,13 +127,15 @@ def get_oncall(
 
 
 class StateChange(BaseModel):
-    actor: str | None = None
-    note: str | None = None
+    note: Text | None = None
+    actor: RefusedActorField = None  # the timeline names the caller, not the body
 
 
-def _change(request: Request, incident_id: int, action: str, body: StateChange | None) -> Any:
+def _change(
+    request: Request, caller: Principal, incident_id: int, action: str, body: StateChange | None
+) -> Any:
     rt = runtime(request)
-    actor = (body.actor if body and body.actor else None) or "api"
+    actor = caller.name
     now = rt.clock()
     try:
         with rt.engine.begin() as conn:
@@ -158,17 +153,23 @@ def _change(request: Request, incident_id: int, action: str, body: StateChange |
     return result
 
 
-@router.post("/api/v1/incidents/{incident_id}/ack", tags=["incidents"])
+@router.post(
+    "/api/v1/incidents/{incident_id}/ack", tags=["incidents"], responses=problem_responses(404, 409)
+)
 def ack_incident(
-    request: Request, _caller: Caller, incident_id: int, body: StateChange | None = None
+    request: Request, caller: Writer, incident_id: IncidentId, body: StateChange | None = None
 ) -> dict[str, Any]:
-    result: dict[str, Any] = _change(request, incident_id, "ack", body)
+    result: dict[str, Any] = _change(request, caller, incident_id, "ack", body)
     return result
 
 
-@router.post("/api/v1/incidents/{incident_id}/resolve", tags=["incidents"])
+@router.post(
+    "/api/v1/incidents/{incident_id}/resolve",
+    tags=["incidents"],
+    responses=problem_responses(404, 409),
+)
 def resolve_incident(
-    request: Request, _caller: Caller, incident_id: int, body: StateChange | None = None
+    request: Request, caller: Writer, incident_id: IncidentId, body: StateChange | None = None
 ) -> dict[str, Any]:
-    result: dict[str, Any] = _change(request, incident_id, "resolve", body)
+    result: dict[str, Any] = _change(request, caller, incident_id, "resolve", body)
     return result

@@ -13,18 +13,17 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import Settings
 from bot.http import api, silences_api, webhooks
+from bot.http.body_limit import BodyLimit
+from bot.http.errors import install_error_handlers
+from bot.http.openapi import install_openapi
 from bot.runtime.logs import request_id_var
 from bot.runtime.metrics import Metrics
 from bot.runtime.state import CannotStart, Runtime
-from routing.storage.database import is_unavailable
 
 log = logging.getLogger("firebell.app")
 
@@ -72,10 +71,13 @@ def http_app(rt: Runtime) -> FastAPI:
     app.state.runtime = rt
     app.include_router(api.router)
     app.include_router(silences_api.router)
+    # Behind the webhook lane, which caps its own bodies: the REST API and chat endpoints.
+    app.add_middleware(BodyLimit, limit=rt.settings.max_body_bytes)
     # Receive step (webhooks) in its own plain-ASGI lane, inside the request context.
     app.add_middleware(webhooks.WebhookLane, runtime=rt)
     _install_middleware(app, rt.metrics)
-    _install_error_handlers(app)
+    install_error_handlers(app)
+    install_openapi(app)
     return app
 
 
@@ -141,26 +143,3 @@ class RequestContext:
                     },
                 )
             request_id_var.reset(token)
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "error": e["msg"]} for e in exc.errors()
-        ]
-        first = errors[0] if errors else {"field": "", "error": "invalid request"}
-        return JSONResponse(
-            {"error": first["error"], "field": first["field"], "errors": errors}, status_code=422
-        )
-
-    @app.exception_handler(SQLAlchemyError)
-    async def database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
-        if is_unavailable(exc):
-            return JSONResponse(
-                {"error": "database unavailable, retry later"},
-                status_code=503,
-                headers={"Retry-After": webhooks.RETRY_AFTER_SECONDS},
-            )
-        log.exception("database error", exc_info=exc)
-        return JSONResponse({"error": "internal error"}, status_code=500)

@@ -7,6 +7,9 @@ import base64
 import binascii
 import hmac
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
+
+Who = TypeVar("Who")
 
 
 def _equal(given: str, expected: str) -> bool:
@@ -42,6 +45,18 @@ def token_allowed(given: str | None, allowed: Sequence[str]) -> bool:
     for expected in allowed:
         matched |= _equal(given, expected)
     return matched
+
+
+def identify(given: str | None, owners: Sequence[tuple[str, Who]]) -> Who | None:
+    """Who `given` stands for among (token, owner) pairs, or None. Every token is compared,
+    so timing reveals neither whether nor which one matched."""
+    if given is None:
+        return None
+    found: Who | None = None
+    for expected, owner in owners:
+        if _equal(given, expected) and found is None:
+            found = owner
+    return found
 
 
 def basic_allowed(headers: Mapping[str, str], username: str, password: str) -> bool:

@@ -6,29 +6,45 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, field_validator
+from starlette.responses import Response
 
-from bot.http.api import Caller, runtime
+from bot.http.api import Caller, Writer, runtime
+from bot.http.fields import Text
+from bot.http.identity import RefusedActorField
+from bot.http.problem_docs import problem_responses
+from bot.runtime.problems import problem_response
 from routing.basics.duration import DurationError, parse_duration
 from routing.muting import silence_store
 from routing.muting.matcher import MatcherError, parse_matchers
-from routing.muting.silence import Silence
+from routing.muting.silence import Recurrence, Silence, recurrence_problem
 
 router = APIRouter(tags=["silences"])
 
 
 class SilenceIn(BaseModel):
-    """A new silence: matchers, and either `ends_at` or `duration` (from `starts_at` or now)."""
+    """A new silence: matchers, and either `ends_at` or `duration` (from `starts_at` or now).
 
-    model_config = ConfigDict(extra="forbid")
+    With `recurrence` (the config's grammar: weekdays, times, time_zone) it mutes only
+    inside those weekly windows, from `starts_at` (or now) until `ends_at` or `duration`
+    when given, else until someone ends it.
+    """
 
-    matchers: list[str]  # each a matcher or a {a="b", c=~"d"} list
+    model_config = ConfigDict(
+        extra="forbid",
+        # Shown in /docs, and sent as-is by the schemathesis contract test.
+        json_schema_extra={
+            "examples": [{"matchers": ['service="api"'], "duration": "2h", "comment": "deploy"}]
+        },
+    )
+
+    matchers: list[Text]  # each a matcher or a {a="b", c=~"d"} list
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
-    duration: str | None = None  # "2h", "30m"
-    comment: str = ""
-    created_by: str | None = None
+    duration: Text | None = None  # "2h", "30m"
+    comment: Text = ""
+    created_by: RefusedActorField = None  # the caller creates it, not a name in the body
+    recurrence: Recurrence | None = None
 
     @field_validator("matchers", mode="before")
     @classmethod
@@ -57,42 +73,50 @@ class SilenceIn(BaseModel):
                 raise ValueError("must be longer than 0s")
         return value
 
-    def window(self, now: datetime) -> tuple[datetime, datetime] | None:
-        """(starts_at, ends_at), or None unless exactly one of ends_at and duration is given."""
-        if (self.ends_at is None) == (self.duration is None):
+    def window(self, now: datetime) -> tuple[datetime | None, datetime | None] | None:
+        """(starts_at, ends_at), or None unless exactly one of ends_at and duration is
+        given (at most one for a recurring silence, which may run until ended)."""
+        if self.ends_at is not None and self.duration is not None:
             return None
         start = self.starts_at or now
+        if self.ends_at is None and self.duration is None:
+            return (self.starts_at, None) if self.recurrence is not None else None
         return start, self.ends_at or start + parse_duration(self.duration or "0s")
 
 
-def _unprocessable(field: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "field": field}, status_code=422)
+def _unprocessable(field: str, message: str) -> Response:
+    return problem_response(422, message, field)
 
 
 @router.get("/api/v1/silences")
 def list_silences(request: Request, _caller: Caller) -> dict[str, Any]:
     rt = runtime(request)
-    with rt.engine.connect() as conn:
+    with rt.read_engine.connect() as conn:
         views = silence_store.list_current(conn, rt.clock(), rt.settings.silences)
     return {"items": [view.item() for view in views]}
 
 
 @router.post("/api/v1/silences", status_code=201, response_model=None)
-def create_silence(request: Request, caller: Caller, body: SilenceIn) -> Any:
+def create_silence(request: Request, caller: Writer, body: SilenceIn) -> Any:
     rt = runtime(request)
     now = rt.clock()
     window = body.window(now)
     if window is None:
         return _unprocessable("body.ends_at", "give exactly one of ends_at and duration")
     starts_at, ends_at = window
+    if body.recurrence is not None:
+        problem = recurrence_problem(body.recurrence, starts_at or now, ends_at)
+        if problem is not None:
+            return _unprocessable("body.recurrence", problem)
     try:
         silence = Silence.model_validate(
             {
                 "matchers": body.matchers,
                 "starts_at": starts_at,
                 "ends_at": ends_at,
-                "created_by": body.created_by or caller,
+                "created_by": caller.name,
                 "comment": body.comment,
+                "recurrence": body.recurrence,
             }
         )
     except ValidationError as exc:
@@ -105,12 +129,14 @@ def create_silence(request: Request, caller: Caller, body: SilenceIn) -> Any:
     return view.item()
 
 
-@router.delete("/api/v1/silences/{silence_id}")
-def delete_silence(request: Request, caller: Caller, silence_id: str) -> dict[str, Any]:
+@router.delete("/api/v1/silences/{silence_id}", responses=problem_responses(404, 409))
+def delete_silence(request: Request, caller: Writer, silence_id: Text) -> dict[str, Any]:
     rt = runtime(request)
     try:
         with rt.engine.begin() as conn:
-            view = silence_store.expire(conn, silence_id, caller, rt.clock(), rt.settings.silences)
+            view = silence_store.expire(
+                conn, silence_id, caller.name, rt.clock(), rt.settings.silences
+            )
     except silence_store.SilenceNotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     except (silence_store.SilenceReadOnly, silence_store.SilenceAlreadyExpired) as exc:

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.http.auth import basic_allowed, bearer_token, token_allowed
 from bot.runtime.bodies import BodyTooLarge, ClientGone, read_body
-from bot.runtime.intake_writer import DatabaseUnavailable
+from bot.runtime.intake_writer import DatabaseUnavailable, IntakeUnavailable
+from bot.runtime.problems import RETRY_AFTER_SECONDS, problem, send_json
 from bot.runtime.state import Runtime
 from integrations.sources import SOURCES, PayloadError, SourceOptions
+from integrations.sources.base import AlertRefused, ParseResult
 from integrations.sources.payload import header
 from integrations.sources.sentry_signature import (
     TIMESTAMP_HEADER,
@@ -35,7 +36,6 @@ from routing.storage.database import is_unavailable
 log = logging.getLogger("firebell.webhooks")
 
 PREFIX = "/webhooks/"
-RETRY_AFTER_SECONDS = "5"
 SENTRY_LEGACY = "/webhooks/sentry/legacy/"
 
 
@@ -56,17 +56,19 @@ class Answer:
 
 
 def error(
-    status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    extensions: Mapping[str, object] | None = None,
 ) -> Answer:
-    content: dict[str, object] = {"error": message}
-    if field is not None:
-        content["field"] = field
-    return Answer(status, content, headers)
+    """A refusal, as problem details (bot.runtime.problems): the one error shape."""
+    return Answer(status, problem(status, message, field, extensions), headers)
 
 
-def unavailable() -> Answer:
+def unavailable(detail: str = "database unavailable, retry later") -> Answer:
     retry = {"Retry-After": RETRY_AFTER_SECONDS}
-    return error(503, "database unavailable, retry later", None, retry)
+    return error(503, detail, None, retry)
 
 
 # True: allowed; False: refused as bad credentials; a string: refused, with that message.
@@ -87,6 +89,8 @@ async def receive(
     source = SOURCES[source_name]
     try:
         result = source.parse(body, headers, options)
+    except AlertRefused as exc:  # the body's only alert: refused, the body still kept
+        result = ParseResult([], refused=[exc])
     except PayloadError as exc:
         metrics.rejected.labels(source_name, "invalid").inc()
         return error(exc.status_code, exc.message, exc.field)
@@ -96,14 +100,18 @@ async def receive(
         body=body,
         content_type=headers.get("content-type", ""),
         request_id=inbound.request_id,  # the sender's X-Request-ID when it sent one
-        note=result.note,
+        note=result.inbox_note(),
         unparsed=result.unparsed,
+        comments=result.comments,
     )
     try:
         outcome = await rt.intake.submit(submission)
     except DatabaseUnavailable:
-        metrics.rejected.labels(source_name, "database_unavailable").inc()
+        metrics.rejected.labels(source_name, DatabaseUnavailable.reason).inc()
         return unavailable()
+    except IntakeUnavailable as exc:  # queue full, not stored in time, writer down
+        metrics.rejected.labels(source_name, exc.reason).inc()
+        return unavailable(f"{exc}, retry later")
     metrics.received.labels(source_name).inc(len(result.alerts))
     if result.unparsed:
         metrics.unparsed.labels(source_name).inc(result.unparsed)
@@ -124,7 +132,22 @@ async def receive(
         response["note"] = result.note
     if result.unparsed:
         response["unparsed_lines"] = result.unparsed
+    if result.refused:
+        metrics.rejected.labels(source_name, "alert_refused").inc()
+        return partly_refused(result.refused, response)
     return Answer(202, response)
+
+
+def partly_refused(refused: list[AlertRefused], stored: dict[str, object]) -> Answer:
+    """422 naming each refused alert's field; what was stored of the body (its other
+    alerts, the raw body) is in `accepted`, so a sender's retry would change nothing."""
+    fields = ", ".join(exc.field for exc in refused)
+    accepted = {k: v for k, v in stored.items() if k != "status"}
+    details = [{"field": exc.field, "detail": exc.message} for exc in refused]
+    message = f"{len(refused)} alert(s) refused ({fields}): {refused[0].message}"
+    return error(
+        422, message, refused[0].field, extensions={"refused": details, "accepted": accepted}
+    )
 
 
 def _services(rt: Runtime, own: Mapping[str, str]) -> SourceOptions:
@@ -140,7 +163,8 @@ def _bearer(allowed: list[str], open_access: bool) -> Authorizer:
 
 
 def _tokens(rt: Runtime, own: str | None) -> list[str]:
-    return [own] if own else list(rt.settings.api_tokens)
+    # A source's own token, else api_tokens (machines, and people who may write).
+    return [own] if own else rt.settings.intake_tokens()
 
 
 async def alertmanager_webhook(rt: Runtime, inbound: Inbound, _token: str) -> Answer:
@@ -198,7 +222,8 @@ async def nginx_webhook(rt: Runtime, inbound: Inbound, _token: str) -> Answer:
     """Nginx error.log lines as text, or JSON from a log shipper (`line`/`message`)."""
     conf = rt.settings.sources.nginx
     authorize = _bearer(_tokens(rt, conf.token), rt.open_access and not conf.token)
-    return await receive(rt, inbound, "nginx", authorize, _services(rt, conf.services))
+    options = replace(_services(rt, conf.services), time_zone=conf.time_zone)
+    return await receive(rt, inbound, "nginx", authorize, options)
 
 
 async def generic_webhook(rt: Runtime, inbound: Inbound, _token: str) -> Answer:
@@ -271,15 +296,7 @@ class WebhookLane:
 
 
 async def respond(send: Send, answer: Answer) -> None:
-    body = orjson.dumps(answer.content)
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    for name, value in (answer.headers or {}).items():
-        headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, answer.status, answer.content, answer.headers)
 
 
 def _source_of(template: str) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.types import Receive
+
+from bot.runtime.problems import problem_response
 
 
 class BodyTooLarge(Exception):
@@ -53,6 +55,6 @@ async def read_body_capped(request: Request, limit: int) -> bytes:
     return body
 
 
-def too_large(exc: BodyTooLarge) -> JSONResponse:
+def too_large(exc: BodyTooLarge) -> Response:
     """The 413 answer, worded as the webhook lane words it."""
-    return JSONResponse({"error": str(exc)}, status_code=413)
+    return problem_response(413, str(exc))

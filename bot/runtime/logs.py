@@ -16,8 +16,11 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 class JsonFormatter(logging.Formatter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        # Short strings would scrub ordinary words; real secrets are long.
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+        # Every configured secret, however short (a short token is still a token); the
+        # longest first, so a URL is masked whole before the password inside it.
+        # Each is also looked for as JSON writes it (quotes and backslashes escaped).
+        forms = {form for s in secrets if s for form in (s, orjson.dumps(s).decode()[1:-1])}
+        self.secrets = sorted(forms, key=len, reverse=True)
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from functools import partial
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from bot.runtime.intake_queue import IntakeQueue, Lane
 
 
 class Metrics:
@@ -38,6 +42,18 @@ class Metrics:
             ["source"],
             registry=self.registry,
         )
+        self.dropped = Counter(
+            "firebell_dropped",
+            "Syslog lines dropped unstored, by reason (intake_full, writer_down)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "firebell_intake_queue_depth",
+            "Submissions waiting for the intake writer, by lane (request, syslog)",
+            ["lane"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "firebell_http_request_duration_seconds",
             "HTTP request latency",
@@ -45,3 +61,8 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
+
+    def track_intake(self, queue: IntakeQueue) -> None:
+        """Read the intake queue's depth per lane at each scrape."""
+        for lane in Lane:
+            self.queue_depth.labels(lane.name.lower()).set_function(partial(queue.depth, lane))

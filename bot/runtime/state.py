@@ -15,10 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from bot.runtime.intake_writer import Intake
+from bot.runtime.heartbeats import Heartbeats
+from bot.runtime.intake_writer import Intake, IntakeLimits
 from bot.runtime.metrics import Metrics
+from routing.intake.alert import Alert
 from routing.intake.dedup import DedupPolicy
 from routing.intake.submission import IngestPolicy
+from routing.muting.tree import group_by_for
+from routing.paging.triage import routing_labels
+from routing.storage.database import read_only
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -93,21 +98,55 @@ class Runtime:
     role: Role = SERVE
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     extras: dict[str, Any] = field(default_factory=dict)
+    # The loops this process runs stamp these; /readyz reads them (bot.runtime.heartbeats).
+    heartbeats: Heartbeats = field(default_factory=Heartbeats)
+    # The same pool for read sessions, which never wait for a writer (see read_only).
+    read_engine: Engine = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.read_engine = read_only(self.engine)
+        self.metrics.track_intake(self.intake.queue)
+
+
+def intake_limits(settings: Settings) -> IntakeLimits:
+    """The intake writer's bounds, from the config's `intake:` section."""
+    conf = settings.intake
+    return IntakeLimits(
+        queue_size=conf.queue_size,
+        syslog_queue_size=conf.syslog_queue_size,
+        syslog_per_batch=conf.syslog_batch,
+        request_timeout=conf.request_timeout.total_seconds(),
+    )
 
 
 def ingest_policy(settings: Settings) -> IngestPolicy:
     """The intake's dedup and grouping policy, from the config."""
     grouping = settings.grouping
-    default = DedupPolicy(reopen_window=grouping.reopen_window, flap_flips=grouping.flap_flips)
+    default = DedupPolicy(
+        reopen_window=grouping.reopen_window,
+        flap_flips=grouping.flap_flips,
+        flap_quiet=grouping.flap_quiet,
+    )
     nginx = settings.sources.nginx
     nginx_policy = DedupPolicy(
         reopen_window=grouping.reopen_window,
         flap_flips=grouping.flap_flips,
+        flap_quiet=grouping.flap_quiet,
         threshold_count=nginx.threshold.count,
         threshold_window=nginx.threshold.window,
+        count_at_reported_time=True,  # each line at its own time (nginx_line)
     )
+    tree = settings.route_tree
+
+    def route_group_by(alert: Alert) -> tuple[str, ...]:
+        # Matched on the labels routes see, so grouping follows the route that pages.
+        labels = routing_labels(alert.labels, alert.severity.value, alert.service, alert.source)
+        return group_by_for(tree, labels)
+
     return IngestPolicy(
         group_by=tuple(grouping.group_by),
+        correlate_within=grouping.correlate_within,
+        route_group_by=route_group_by,
         default=default,
         per_source={"nginx": nginx_policy},
     )

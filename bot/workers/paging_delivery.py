@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from integrations.notifiers import DeliveryOutcome, DeliveryResult, Notification, TextMessage
@@ -43,14 +43,31 @@ def ack_hint(incident_id: int, links: LinkSettings) -> str:
     return " or ".join([*hints, f"POST {api}"])
 
 
-def summary_line(alert: Mapping[str, Any]) -> str:
-    """ "node-7:9100 API 5xx above 5%": the `instance` label and `summary` annotation."""
+def summary_line(alert: Mapping[str, Any], now: datetime | None = None) -> str:
+    """ "node-7:9100 API 5xx above 5%": the `instance` label and `summary` annotation,
+    and whether the alert is resolved or flapping (at `now`, when given)."""
     labels: Mapping[str, str] = alert.get("labels") or {}
     annotations: Mapping[str, str] = alert.get("annotations") or {}
     instance = labels.get("instance", "")
     summary = annotations.get("summary") or alert.get("title") or ""
     line = " ".join(part for part in (instance, summary) if part)
-    return line + (" (resolved)" if alert.get("status") == "resolved" else "")
+    if alert.get("status") == "resolved":
+        return line + " (resolved)"
+    if _flapping(alert, now):
+        # First, so clipping a long summary never hides it.
+        line = "[flapping: its reopens are recorded, not paged] " + line
+    return line
+
+
+def _flapping(alert: Mapping[str, Any], now: datetime | None) -> bool:
+    until = alert.get("flapping_until")
+    if not alert.get("flapping"):
+        return False
+    if now is None or until is None:
+        return True
+    if until.tzinfo is None:  # SQLite hands back naive UTC
+        until = until.replace(tzinfo=UTC)
+    return bool(now < until)
 
 
 def runbook_of(alerts: Sequence[Mapping[str, Any]]) -> str | None:
@@ -62,7 +79,9 @@ def runbook_of(alerts: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
-def notification_for(claimed: Claimed, links: LinkSettings) -> Notification:
+def notification_for(
+    claimed: Claimed, links: LinkSettings, now: datetime | None = None
+) -> Notification:
     """Everything the paged person needs, from the incident and its alerts."""
     row, incident, alerts = claimed.row, claimed.incident, claimed.alerts
     iid = int(incident["id"])
@@ -86,7 +105,7 @@ def notification_for(claimed: Claimed, links: LinkSettings) -> Notification:
         recipient=row["recipient"] if row["kind"] == "page" else None,
         ack_hint=ack_hint(iid, links),
         labels=dict(incident["group_labels"] or {}),
-        summaries=[summary_line(a) for a in alerts],
+        summaries=[summary_line(a, now) for a in alerts],
         incident_url=f"{links.public_url}/incidents/{iid}" if links.public_url else None,
         status_by=incident["acknowledged_by"] or incident["resolved_by"],
     )
@@ -103,7 +122,7 @@ def message_for(claimed: Claimed, links: LinkSettings, now: datetime) -> Notific
     """What a claimed row says: a reminder's plain text, or the incident's notification."""
     if claimed.row["kind"] == REMINDER_KIND:
         return reminder_message(claimed.row, links, now)
-    return notification_for(claimed, links)
+    return notification_for(claimed, links, now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, select
 
+from bot.runtime.heartbeats import Heartbeat
 from bot.runtime.state import Runtime
 from bot.workers.delivery_results import ResultRecorder
 from bot.workers.follow_ups import FollowUps
@@ -42,6 +43,7 @@ from integrations.notifiers import (
     notifier_for,
     send_text,
 )
+from routing.basics.redact import scrub_url
 from routing.intake.submission import BatchOutcome
 from routing.paging.escalation_steps import StepReport, run_due_escalations
 from routing.paging.escalation_store import ESCALATION, start_paging
@@ -54,6 +56,7 @@ from routing.paging.silence_reminder import DEFAULT_LEAD
 from routing.storage.database import is_unavailable
 
 log = logging.getLogger("firebell.paging")
+PAGING = "paging worker"  # its heartbeat's name, as /readyz reports it
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class PagingWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._beat = Heartbeat(PAGING)  # registered with the runtime's once it runs
         settings = rt.settings
         chat = settings.slack or settings.discord
         self.links = LinkSettings(
@@ -155,7 +159,9 @@ class PagingWorker:
                 self._http,
             )
         if self.background:
-            self._task = asyncio.create_task(self.run_forever(), name="firebell-paging")
+            task = asyncio.create_task(self.run_forever(), name="firebell-paging")
+            self._task = task
+            self._beat = self.rt.heartbeats.register(PAGING, lambda: not task.done())
 
     async def stop(self, grace: float = 5.0) -> None:
         """Let the pass and the deliveries in progress finish (a send cut off mid-way
@@ -163,6 +169,7 @@ class PagingWorker:
         `grace` seconds."""
         self._stopping = True
         self._wake.set()
+        self.rt.heartbeats.unregister(self._beat)
         until = asyncio.get_running_loop().time() + grace
         if self._task is not None:
             try:
@@ -186,6 +193,7 @@ class PagingWorker:
 
     async def run_forever(self) -> None:
         while not self._stopping:
+            self._beat.stamp()  # each turn, busy or idle (polls at least every second)
             self._wake.clear()
             summary = None
             try:
@@ -294,6 +302,8 @@ class PagingWorker:
                 waited = (self.rt.clock() - row["first_due_at"]).total_seconds()
                 self.metrics.latency.labels(kind).observe(max(waited, 0.0))
             result = await self._send(notifier, address, notification)
+        # Kept on the timeline and logged: never with the address's credentials in it.
+        result = replace(result, detail=scrub_url(result.detail, address))
         applied = after_delivery(result, row["attempts"], now, rng=self.rng)
         recorded = await self.results.store(claimed, applied.values, applied.gave_up, now)
         self.metrics.notifications.labels(kind, applied.outcome).inc()

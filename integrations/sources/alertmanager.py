@@ -13,6 +13,7 @@ from typing import Any
 
 from integrations.sources.base import ParseResult, PayloadError, SourceOptions
 from integrations.sources.payload import (
+    alerts_of,
     brief,
     decode_json,
     map_service,
@@ -77,11 +78,10 @@ class AlertmanagerSource:
             )
             raise PayloadError("alerts", problem)
         group_status = payload.get("status")
-        alerts = [
-            _alert(raw, f"alerts[{index}]", group_status, options)
-            for index, raw in enumerate(raw_alerts)
-        ]
-        return ParseResult(alerts, note=_truncation_note(payload))
+        alerts, refused = alerts_of(
+            raw_alerts, lambda raw, path: _alert(raw, path, group_status, options), "alerts"
+        )
+        return ParseResult(alerts, note=_truncation_note(payload), refused=refused)
 
 
 def _alert(raw: Any, path: str, group_status: Any, options: SourceOptions) -> Alert:
@@ -101,7 +101,8 @@ def _alert(raw: Any, path: str, group_status: Any, options: SourceOptions) -> Al
     if am_fingerprint is not None:
         annotations["alertmanager_fingerprint"] = am_fingerprint
 
-    service = map_service(labels.get("service") or labels.get("job"), options)
+    service_label = "service" if labels.get("service") else "job"
+    service = map_service(labels.get(service_label), options, f"{path}.labels.{service_label}")
     out_labels = dict(labels)
     out_labels["service"] = service
 

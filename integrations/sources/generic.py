@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from integrations.sources.base import ParseResult, PayloadError, SourceOptions
 from integrations.sources.payload import (
+    alerts_of,
     brief,
     decode_json,
     map_service,
@@ -61,9 +62,8 @@ class GenericSource:
             return ParseResult([_alert(payload, "", options)])
         else:
             raise PayloadError("body", f"expected an object or array, got {type_name(payload)}")
-        return ParseResult(
-            [_alert(item, f"{prefix}[{index}]", options) for index, item in enumerate(items)]
-        )
+        alerts, refused = alerts_of(items, lambda item, path: _alert(item, path, options), prefix)
+        return ParseResult(alerts, refused=refused)
 
 
 def _alert(raw: Any, path: str, options: SourceOptions) -> Alert:
@@ -79,8 +79,11 @@ def _alert(raw: Any, path: str, options: SourceOptions) -> Alert:
     status = _choice(item, "status", at("status"), AlertStatus, AlertStatus.FIRING)
     labels = string_map(item.get("labels"), at("labels"))
     annotations = string_map(item.get("annotations"), at("annotations"))
-    sent_service = optional_str(item, "service", at("service")) or labels.get("service") or ""
-    service = map_service(sent_service, options)
+    sent_service = optional_str(item, "service", at("service"))
+    service_field = at("service")
+    if sent_service is None:
+        sent_service, service_field = labels.get("service") or "", at("labels.service")
+    service = map_service(sent_service, options, service_field)
 
     own = optional_str(item, "fingerprint", at("fingerprint"))
     if own is not None:

@@ -14,8 +14,8 @@ plus the `server` name and the upstream host (never its port or path). So many
 clients hitting one dead upstream are one alert, while another server or upstream
 host is another.
 
-Nginx writes local time with no zone; lacking anything better the parser takes it
-as UTC, so run nginx with TZ=UTC for exact times. Lines that are not error lines
+Nginx writes its host's local time with no zone: `SourceOptions.time_zone` names it
+(`sources.nginx.time_zone`, default UTC; DST edges in `nginx_line`). Lines that are not error lines
 (access log lines, garbage, shapes we do not know) are counted in
 `ParseResult.unparsed`; the caller keeps the raw body. Every alert is `firing`:
 thresholds and auto-resolve belong to the pipeline.
@@ -61,7 +61,7 @@ class NginxSource:
         lines, unparsed = body_lines(body, header(headers, "content-type"))
         alerts: list[Alert] = []
         for line in lines:
-            parsed = parse_error_line(line)
+            parsed = parse_error_line(line, options.time_zone)
             if parsed is None:
                 unparsed += 1
             else:

@@ -13,6 +13,7 @@ import orjson
 
 from integrations.sources.base import PayloadError
 from integrations.sources.payload import type_name
+from routing.basics.storable import storable_text
 
 LINE_KEYS = ("line", "message", "log")  # where shippers put the raw log line
 
@@ -41,7 +42,9 @@ def _loads(data: bytes | str) -> Any:
 
 
 def _text_lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()]
+    """The non-blank lines, storable (every body shape and syslog ends here: the one
+    place a NUL in an nginx line becomes U+FFFD)."""
+    return [storable_text(line) for line in text.splitlines() if line.strip()]
 
 
 def _json_lines(value: Any) -> tuple[list[str], int]:

@@ -1,8 +1,11 @@
 """The nginx error.log line grammar: one line (or its stderr form) to an NginxLine.
 
 Accepts a shipper prefix before the line (syslog file, journald, `docker logs -t`,
-docker-compose) and a line without its timestamp. Nginx writes local time with no
-zone; lacking anything better it is read as UTC, so run nginx with TZ=UTC.
+docker-compose) and a line without its timestamp. Nginx writes the local time of its
+host with no zone: the caller names the zone (`sources.nginx.time_zone`, default UTC).
+Around DST changes the mapping is `routing.basics.clock.local_to_utc`'s: a time the
+autumn change repeats is its first occurrence (summer time), a time the spring change
+skips is the end of the gap (02:30 in Europe/Berlin's gap is 03:00 CEST, 01:00 UTC).
 """
 
 from __future__ import annotations
@@ -10,6 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from routing.basics.clock import local_to_utc
 
 MAX_LINE = 4096  # characters: a 2048-byte nginx line plus any shipper prefix
 
@@ -55,15 +62,16 @@ class NginxLine:
     referrer: str | None = None
 
 
-def parse_error_line(line: str) -> NginxLine | None:
-    """Parse one nginx error.log line (or its stderr form); None if it is not one."""
+def parse_error_line(line: str, zone: ZoneInfo | None = None) -> NginxLine | None:
+    """Parse one nginx error.log line (or its stderr form); None if it is not one. Its
+    time is read in `zone` (the nginx host's; None: UTC) and given in UTC."""
     # nginx never writes more than 2048 bytes (NGX_MAX_ERROR_STR); the cap bounds the
     # work a hostile sender can cause and what the template caches hold.
     line = line[:MAX_LINE].strip()
     match = _ERROR_LINE.search(line)
     if match is not None:
         level, rest, text = match["level"], match["rest"], line[match.start() :]
-        time = _line_time(match["date"], match["clock"])
+        time = _line_time(match["date"], match["clock"], zone)
         pid, tid = int(match["pid"]), int(match["tid"])
         connection = int(match["conn"]) if match["conn"] else None
     else:
@@ -118,18 +126,25 @@ def _context_fields(tail: str) -> dict[str, str]:
     return fields
 
 
-def _line_time(date: str | None, clock: str | None) -> datetime | None:
+# Cached: the lines of a burst share their few timestamps, and a zone lookup is not free.
+@lru_cache(maxsize=1024)
+def _line_time(date: str | None, clock: str | None, zone: ZoneInfo | None) -> datetime | None:
     if date is None or clock is None:
         return None
     try:
-        return datetime(
+        wall = datetime(
             int(date[0:4]),
             int(date[5:7]),
             int(date[8:10]),
             int(clock[0:2]),
             int(clock[3:5]),
             int(clock[6:8]),
-            tzinfo=UTC,  # nginx logs local time without a zone; see the module docstring
         )
     except ValueError:
         return None  # e.g. month 13: still an error line, just without a time
+    if zone is None or zone.key == "UTC":
+        return wall.replace(tzinfo=UTC)
+    try:
+        return local_to_utc(wall, zone)  # DST edges: see the module docstring
+    except (OverflowError, ValueError):
+        return None  # year 1 or 9999 shifted out of range: no time rather than a 500

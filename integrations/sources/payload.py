@@ -6,27 +6,102 @@ contract: for any input, a ParseResult or a PayloadError.
 
 Headers: callers pass a mapping with lowercase names (what ASGI servers give);
 `header` also accepts other spellings, so a parser never depends on the case.
+
+Storable values: `decode_json` hands parsers text both databases can store (NUL and
+lone surrogates become U+FFFD, routing.basics.storable), and `map_service` refuses a
+service too long for its column with AlertRefused, so one alert is refused, not the body.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 import orjson
 
-from integrations.sources.base import PayloadError, SourceOptions
-from routing.intake.alert import UNKNOWN_SERVICE
+from integrations.sources.base import AlertRefused, PayloadError, SourceOptions
+from routing.basics.storable import over_limit, storable_text
+from routing.intake.alert import UNKNOWN_SERVICE, Alert
+
+# JSON can carry NUL only as this escape: a raw control character is not valid JSON.
+_NUL_ESCAPE = b"\\u0000"
 
 
 def decode_json(body: bytes) -> Any:
-    """The JSON value in `body`; 400 when it is not UTF-8 JSON."""
+    """The JSON value in `body`, every string (keys too) storable; 400 when it is not
+    UTF-8 JSON. Lone surrogate escapes ("\\ud800"), which orjson refuses, are read as
+    Go's encoding/json reads them: as U+FFFD, so such an alert is stored, not lost."""
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise PayloadError("body", f"not valid JSON: {exc}", 400) from None
+        value = _decode_leniently(body, exc)
+        return storable_json(value)
+    return storable_json(value) if _NUL_ESCAPE in body else value
+
+
+def _decode_leniently(body: bytes, error: orjson.JSONDecodeError) -> Any:
+    """What the standard library reads where orjson refuses: only lone surrogates
+    differ once NaN, Infinity and overflowing numbers are refused too."""
+    try:
+        return json.loads(
+            body.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float
+        )
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise PayloadError("body", f"not valid JSON: {error}", 400) from None
+
+
+def _no_constant(word: str) -> Any:
+    raise ValueError(f"{word} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError("number out of range")
+    return number
+
+
+def storable_json(value: Any) -> Any:
+    """A decoded JSON value with every string (keys too) made storable. A loop, not
+    recursion: a body may nest as deep as the decoder allows (1,024 levels)."""
+    root: list[Any] = [None]
+    pending: list[tuple[Any, Any, Any]] = [(value, root, 0)]  # (value, container, where)
+    while pending:
+        item, container, where = pending.pop()
+        if isinstance(item, str):
+            container[where] = storable_text(item)
+        elif isinstance(item, dict):
+            copy: dict[str, Any] = {}
+            container[where] = copy
+            for key, child in item.items():
+                key = storable_text(key)
+                copy[key] = None  # keeps the sender's key order
+                pending.append((child, copy, key))
+        elif isinstance(item, list):
+            container[where] = copied = [None] * len(item)
+            pending.extend((child, copied, index) for index, child in enumerate(item))
+        else:
+            container[where] = item
+    return root[0]
+
+
+def alerts_of(
+    items: Iterable[Any], build: Callable[[Any, str], Alert], prefix: str
+) -> tuple[list[Alert], list[AlertRefused]]:
+    """`build(item, path)` for each item at `prefix[index]`: the alerts, and the items
+    refused one by one (AlertRefused); any other PayloadError refuses the body."""
+    alerts: list[Alert] = []
+    refused: list[AlertRefused] = []
+    for index, item in enumerate(items):
+        try:
+            alerts.append(build(item, f"{prefix}[{index}]"))
+        except AlertRefused as exc:
+            refused.append(exc)
+    return alerts, refused
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -128,16 +203,24 @@ def _parse_time_text(value: str) -> datetime | None:
         raise ValueError(f"time out of range: {brief(value)}") from None
 
 
-def map_service(name: str | None, options: SourceOptions) -> str:
-    """The firebell service for a source-side name; the name itself when unmapped."""
+def map_service(name: str | None, options: SourceOptions, field: str) -> str:
+    """The firebell service for a source-side name (read from `field`); the name itself
+    when unmapped. AlertRefused, naming `field`, when it is too long to store."""
     if not name:
         return UNKNOWN_SERVICE
-    return options.services.get(name, name)
+    service = options.services.get(name, name)
+    problem = over_limit("service", service)
+    if problem is not None:
+        raise AlertRefused(field, problem)
+    return service
 
 
 def brief(value: Any) -> str:
     """A sender's value quoted for an error message, never longer than a line."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:  # a value nested about a thousand levels deep
+        return f"a deeply nested {type_name(value)}"
     return text if len(text) <= 64 else text[:63] + "…"
 
 

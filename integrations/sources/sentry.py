@@ -4,8 +4,9 @@ Deliveries are routed by the `Sentry-Hook-Resource` header: `issue`, `event_aler
 `error` become alerts keyed by Sentry's issue id, so an `issue.resolved` resolves what
 `issue.created` or an `event_alert` opened (and the legacy plugin, keyed by the same
 group id, agrees with both). `metric_alert` deliveries are keyed by the metric alert
-(incident) id. Every other resource (`installation`, `comment`, `seer`, anything new)
-is recorded with a note and produces no alert.
+(incident) id. A `comment` on an issue goes onto the timeline of the incident holding
+that issue's alert (`sentry_comment`). Every other resource (`installation`, `seer`,
+anything new) is recorded with a note and produces no alert.
 
 The parsers live in `sentry_issue` and `sentry_metric`, the legacy plugin in
 `sentry_plugin`. Authentication is the HTTP layer's job; `sentry_signature` holds the
@@ -20,10 +21,12 @@ from typing import Any
 from integrations.sources.base import ParseResult, PayloadError, SourceOptions
 from integrations.sources.payload import brief, decode_json, header, require_object
 from integrations.sources.sentry_alert import NAME, short
+from integrations.sources.sentry_comment import parse_comment
 from integrations.sources.sentry_issue import parse_error, parse_event_alert, parse_issue
 from integrations.sources.sentry_metric import parse_metric_alert
 
 RESOURCE_HEADER = "Sentry-Hook-Resource"
+COMMENT = "comment"
 
 
 class SentrySource:
@@ -38,7 +41,7 @@ class SentrySource:
                 RESOURCE_HEADER, "missing header: not a Sentry Integration Platform webhook", 400
             )
         handler = _HANDLERS.get(resource)
-        if handler is None:
+        if handler is None and resource != COMMENT:
             return ParseResult([], note=_inert_note(resource, body))
         payload = require_object(decode_json(body), "body")
         action = payload.get("action")
@@ -47,6 +50,8 @@ class SentrySource:
         data = payload.get("data")
         if data is None:
             raise PayloadError("data", "missing")
+        if handler is None:  # a comment: said by the payload's actor, not about an alert
+            return parse_comment(action, require_object(data, "data"), payload.get("actor"))
         return handler(action, require_object(data, "data"), options)
 
 

@@ -35,10 +35,12 @@ def severity_of(level: str | None) -> Severity:
 
 @dataclass(frozen=True, slots=True)
 class Project:
-    """A Sentry project as far as a payload names it: slug and/or numeric id."""
+    """A Sentry project as far as a payload names it: slug and/or numeric id, and the
+    field the slug was read from (named when the service it maps to is refused)."""
 
     slug: str | None
     id: str | None
+    slug_field: str = "project"
 
 
 def issue_alert(
@@ -85,7 +87,7 @@ def issue_alert(
 def _service(project: Project, options: SourceOptions) -> str:
     """The project slug mapped through `services`; a bare numeric id only when mapped."""
     if project.slug:
-        return map_service(project.slug, options)
+        return map_service(project.slug, options, project.slug_field)
     if project.id:
         return options.services.get(project.id, UNKNOWN_SERVICE)
     return UNKNOWN_SERVICE

@@ -72,6 +72,7 @@ def parse_issue(action: str, data: dict[str, Any], options: SourceOptions) -> Pa
         project=Project(
             optional_str(project, "slug", "data.issue.project.slug"),
             optional_id(project, "id", "data.issue.project.id"),
+            "data.issue.project.slug",
         ),
         title=title,
         description=culprit or "",
@@ -154,15 +155,17 @@ def _event(
 def _event_project(event: dict[str, Any], path: str) -> Project:
     """Events name their project inconsistently: a slug key, a slug, an id, or a URL."""
     slug = optional_str(event, "project_slug", f"{path}.project_slug")
+    slug_field = f"{path}.project_slug"
     project_id = optional_id(event, "project", f"{path}.project")
     if slug is None and project_id is not None and not project_id.isdigit():
         slug, project_id = project_id, None  # `project` held the slug itself
+        slug_field = f"{path}.project"
     if slug is None:
         url = optional_str(event, "url", f"{path}.url")
         match = _PROJECT_IN_URL.search(url) if url else None
         if match:
-            slug = match.group(1)
-    return Project(slug, project_id)
+            slug, slug_field = match.group(1), f"{path}.url"
+    return Project(slug, project_id, slug_field)
 
 
 def _assignee(value: Any) -> str | None:

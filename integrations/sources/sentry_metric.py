@@ -48,8 +48,11 @@ def parse_metric_alert(action: str, data: dict[str, Any], options: SourceOptions
     if action == "open" and metric.get("status") == _INCIDENT_CRITICAL:
         severity = Severity.CRITICAL  # "open" carries no level; the incident status does
 
-    slug = _first_string(rule.get("projects")) or _first_string(metric.get("projects"))
-    service = map_service(slug, options)
+    slug = _first_string(rule.get("projects"))
+    slug_field = f"{path}.alert_rule.projects[0]"
+    if slug is None:
+        slug, slug_field = _first_string(metric.get("projects")), f"{path}.projects[0]"
+    service = map_service(slug, options, slug_field)
     labels = {"service": service}
     if slug:
         labels["project"] = slug

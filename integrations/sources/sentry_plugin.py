@@ -29,9 +29,9 @@ class SentryLegacySource:
         payload = require_object(decode_json(body), "body")
         issue_id = required_id(payload, "id", "id")
         event = optional_object(payload, "event", "event")
-        slug = optional_str(payload, "project_slug", "project_slug") or optional_str(
-            payload, "project", "project"
-        )
+        slug = optional_str(payload, "project_slug", "project_slug")
+        slug_field = "project_slug" if slug else "project"
+        slug = slug or optional_str(payload, "project", "project")
         level = optional_str(payload, "level", "level") or optional_str(
             event, "level", "event.level"
         )
@@ -57,7 +57,7 @@ class SentryLegacySource:
             issue_id=issue_id,
             status=AlertStatus.FIRING,
             level=level,
-            project=Project(slug, None),
+            project=Project(slug, None, slug_field),
             title=title,
             description=culprit or "",
             annotations=annotations,

@@ -26,6 +26,7 @@ from routing.intake.storm_sql import (
     update_states,
 )
 from routing.intake.submission import AlertOutcome
+from routing.intake.threshold_window import decode, encode
 from routing.storage.tables import AlertIdentity, AlertRow
 
 ALERT: Table = AlertRow.metadata.tables["alert"]
@@ -56,8 +57,8 @@ class Episode:
             flips=row["flips"],
             flip_window_start=row["flip_window_start"],
             flapping=row["flapping"],
-            window_start=row["window_start"],
-            window_count=row["window_count"],
+            window=decode(row["window_stamps"]),
+            flapping_until=row["flapping_until"],
         )
         return cls(row, is_new=False, state=state, steady=_steady(row))
 
@@ -72,8 +73,8 @@ class Episode:
             flips=state.flips,
             flip_window_start=state.flip_window_start,
             flapping=state.flapping,
-            window_start=state.window_start,
-            window_count=state.window_count,
+            window_stamps=encode(state.window),
+            flapping_until=state.flapping_until,
         )
 
 
@@ -154,6 +155,7 @@ class EpisodeStore:
             "incident_id": None,
             "fingerprint_fields": dict(alert.fingerprint_fields),
             "group_key": group_key,
+            "group_reason": "",
         }
         episode = Episode(values, is_new=True, state=state)
         self.episodes[alert.fingerprint] = episode
@@ -246,8 +248,8 @@ def _refresh_content(values: dict[str, Any], alert: Alert) -> bool:
         alert.source,
         alert.severity.value,
         alert.service,
-        alert.title[:500],
-        alert.description[:10000],
+        alert.title,  # stored in full, like labels (routing.basics.storable)
+        alert.description,
         labels,
         annotations,
         alert.source_url,

@@ -1,7 +1,8 @@
 """Phase two of an ingest batch: the alerts' effects on incidents, replayed in arrival
-order. New alerts join an open incident of their group or open one, flapping alerts
-reopen theirs, resolves close an incident once its last alert is resolved; the incident
-rows and timeline entries are written back at flush.
+order. New alerts join an open incident of their group, or correlate with one of their
+service (routing.intake.grouping has the rule), or open one; flapping alerts reopen
+theirs, resolves close an incident once its last alert is resolved; the incident rows
+and timeline entries are written back at flush.
 
 Group locks (`group_lock` rows, FOR UPDATE in sorted order, after the fingerprints)
 serialize assignment across replicas; the incidents changed are locked when loaded.
@@ -11,17 +12,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from routing.intake.alert import Alert, Severity
 from routing.intake.bulk import bind, chunks, insert_ignore
 from routing.intake.dedup import DecisionKind
 from routing.intake.episode_store import Episode
-from routing.intake.grouping import GroupKey, OpenIncidents
-from routing.intake.storm_sql import insert_rows, open_incident_groups
+from routing.intake.grouping import (
+    GroupKey,
+    Join,
+    OpenIncident,
+    OpenIncidents,
+    known_service,
+    opened_reason,
+)
+from routing.intake.incident_candidates import load_candidates, sources_text
+from routing.intake.storm_sql import insert_rows
 from routing.intake.submission import IncidentEvent, IncidentEventKind
 from routing.storage.tables import GroupLock, IncidentRow
 from routing.storage.timeline import TIMELINE
@@ -39,6 +49,7 @@ class IncidentChange:
     alert: Alert
     flapping_now: bool
     key: GroupKey  # the alert's group, computed once in phase one
+    reopened_flapping: bool = False  # a reopen while already flagged flapping
 
 
 @dataclass(slots=True)
@@ -50,12 +61,12 @@ class _Incident:
 class IncidentAssignment:
     """The batch's incidents: locked and loaded, changed in memory, written at flush."""
 
-    def __init__(self, conn: Connection, now: datetime, correlate_by: str) -> None:
+    def __init__(self, conn: Connection, now: datetime, correlate_within: timedelta) -> None:
         self.conn = conn
         self.now = now
-        self.correlate_by = correlate_by
+        self.correlate_within = correlate_within
         self.incidents: dict[int, _Incident] = {}  # locked and loaded
-        self.open = OpenIncidents()  # every open incident of the batch's services
+        self.open = OpenIncidents()  # the open incidents the batch's alerts could join
         self.timeline: list[dict[str, Any]] = []
         self.incident_events: list[IncidentEvent] = []
 
@@ -81,8 +92,9 @@ class IncidentAssignment:
                 )
 
     def _lock_groups(self, changes: Sequence[IncidentChange]) -> None:
-        correlate = self.correlate_by
-        names = sorted({c.key.lock_name(correlate) for c in changes})
+        names = sorted(
+            {n for c in changes for n in c.key.lock_names(known_service(c.alert.service))}
+        )
         insert_ignore(self.conn, GROUP_LOCK, [{"name": n} for n in names])
         for chunk in chunks(names):
             self.conn.execute(
@@ -94,34 +106,36 @@ class IncidentAssignment:
 
     def _load_open_incidents(self, changes: Sequence[IncidentChange]) -> None:
         """Lock and load the incidents the batch's episodes belong to, and index the open
-        incidents of the batch's services that its alerts could join (id and group)."""
+        incidents the batch's alerts could join (by group or by correlation)."""
         self._lock_incidents(
             c.episode.values["incident_id"]
             for c in changes
             if c.episode.values.get("incident_id") is not None
         )
-        keys = {c.key for c in changes}
-        names = {key.names_text() for key in keys}
         # A reopening incident's own group too: a newer incident may hold it now.
-        texts = {key.text() for key in keys} | {
+        texts = {c.key.text() for c in changes} | {
             i.values["group_key"] for i in self.incidents.values()
         }
-        self.open = OpenIncidents(
-            (incident_id, _key_from_labels(labels))
-            for incident_id, labels in open_incident_groups(
-                self.conn,
-                sorted({c.alert.service for c in changes}),
-                names.pop() if len(names) == 1 else None,
-                sorted(texts),
-            )
-        )
+        sources_by_service: dict[str, set[str]] = {}
+        for c in changes:
+            service = known_service(c.alert.service)
+            if service is not None and c.kind is not DecisionKind.RESOLVE:
+                sources_by_service.setdefault(service, set()).add(c.alert.source)
+        within = self.correlate_within
+        since = self.now - within if within > timedelta(0) else None
+        candidates = load_candidates(self.conn, sorted(texts), sources_by_service, since)
+        self.open = OpenIncidents(candidates)
         # The incidents new alerts would join, locked in one statement rather than one
         # each as they join (a storm of distinct alerts joins hundreds per batch).
         self._lock_incidents(
-            incident_id
+            join.incident_id
             for c in changes
-            if c.kind is DecisionKind.NEW and (incident_id := self.open.choose(c.key)) is not None
+            if c.kind is DecisionKind.NEW and (join := self._choose(c)) is not None
         )
+
+    def _choose(self, change: IncidentChange) -> Join | None:
+        service = known_service(change.alert.service)
+        return self.open.choose(change.key, service, self.now, self.correlate_within)
 
     def _lock_incidents(self, ids: Iterable[int]) -> None:
         missing = sorted(set(ids) - self.incidents.keys())
@@ -132,30 +146,34 @@ class IncidentAssignment:
             for row in self.conn.execute(query.with_for_update(key_share=True)).mappings():
                 self.incidents[row["id"]] = _Incident(dict(row))
 
-    def _chosen_incident(self, key: GroupKey) -> int | None:
-        """The open incident an alert with `key` joins, locked and loaded."""
-        while (incident_id := self.open.choose(key)) is not None:
-            self._lock_incidents([incident_id])
-            inc = self.incidents.get(incident_id)
+    def _chosen_incident(self, change: IncidentChange) -> Join | None:
+        """The open incident the change's alert joins, locked and loaded."""
+        while (join := self._choose(change)) is not None:
+            self._lock_incidents([join.incident_id])
+            inc = self.incidents.get(join.incident_id)
             if inc is not None and inc.values["status"] != "resolved":
-                return incident_id
-            self.open.remove(incident_id)  # resolved (by a person) since it was indexed
+                return join
+            self.open.remove(join.incident_id)  # resolved (by a person) since it was indexed
         return None
 
-    def _attach(self, change: IncidentChange, *, reason: str = "joined") -> None:
+    def _attach(self, change: IncidentChange, *, reopened: bool = False) -> None:
         alert, key = change.alert, change.key
-        incident_id = self._chosen_incident(key)
-        if incident_id is None:
+        join = self._chosen_incident(change)
+        if join is None:
             incident_id = self._create_incident(alert, key)
             kind = IncidentEventKind.OPENED
+            why = opened_reason(key, known_service(alert.service), self.correlate_within)
         else:
+            incident_id = join.incident_id
             kind = IncidentEventKind.ALERT_ADDED
+            why = join.reason(key, self.now, self.correlate_within)
             self._note(
                 incident_id,
-                "alert_" + reason,
-                f"{alert.title} {reason} (group {key.text()})",
-                {"fingerprint": alert.fingerprint, "group_key": key.text()},
+                "alert_joined",
+                f"{alert.title}{' (reopened)' if reopened else ''}: {why}",
+                {"fingerprint": alert.fingerprint, "group_key": key.text(), "join": join.kind},
             )
+            self._gained(incident_id, key)
         inc = self.incidents[incident_id]
         inc.values["alert_count"] += 1
         inc.values["open_alert_count"] += 1
@@ -163,9 +181,13 @@ class IncidentAssignment:
         inc.dirty = True
         change.episode.values["incident_id"] = incident_id
         change.episode.values["group_key"] = key.text()
+        change.episode.values["group_reason"] = why
         for outcome in change.episode.outcomes:
             outcome.incident_id = incident_id
-        self.incident_events.append(IncidentEvent(kind, incident_id, alert.fingerprint))
+            outcome.group_reason = why
+        self.incident_events.append(
+            IncidentEvent(kind, incident_id, alert.fingerprint, change.reopened_flapping)
+        )
 
     def _reopen(self, change: IncidentChange) -> None:
         incident_id = change.episode.values["incident_id"]
@@ -174,31 +196,65 @@ class IncidentAssignment:
             self._attach(change)
             return
         if inc.values["status"] == "resolved":
-            key = _key_from_labels(inc.values["group_labels"])
-            if self.open.exact(key) is not None:
-                # A newer incident holds this group now; the flapping alert joins it.
+            home = inc.values["group_key"]
+            if (
+                self.open.holder(change.key.text()) is not None
+                or self.open.holder(home) is not None
+            ):
+                # A newer incident holds this group now; the flapping alert goes by the
+                # grouping rule (and its old incident cannot reopen on the same group).
                 inc.values["alert_count"] -= 1
                 inc.dirty = True
-                self._attach(change, reason="reopened into this incident")
+                self._attach(change, reopened=True)
                 return
             inc.values.update(status="triggered", resolved_at=None, resolved_by=None)
-            self.open.add(incident_id, key)
+            self.open.add(
+                OpenIncident(
+                    incident_id,
+                    known_service(inc.values["service"]),
+                    set(orjson.loads(inc.values["sources"] or "[]")),
+                    inc.values["last_alert_at"],
+                    {home},
+                )
+            )
             inc.values["acknowledged_at"] = None
             inc.values["acknowledged_by"] = None
+            flapping = change.reopened_flapping
             self._note(
                 incident_id,
                 "reopened",
-                f"reopened: {change.alert.title} fired again within the reopen window",
-                {"fingerprint": change.alert.fingerprint},
+                f"reopened: {change.alert.title} fired again within the reopen window"
+                + (" (flapping: not paged again)" if flapping else ""),
+                {"fingerprint": change.alert.fingerprint, "flapping": flapping},
             )
             self.incident_events.append(
-                IncidentEvent(IncidentEventKind.REOPENED, incident_id, change.alert.fingerprint)
+                IncidentEvent(
+                    IncidentEventKind.REOPENED, incident_id, change.alert.fingerprint, flapping
+                )
             )
+        elif change.reopened_flapping:
+            # The incident stayed open; the flip is still shown, as the flag says why.
+            self._note(
+                incident_id,
+                "alert_refired",
+                f"{change.alert.title} fired again (flapping: not paged again)",
+                {"fingerprint": change.alert.fingerprint, "flapping": True},
+            )
+        self._gained(incident_id, change.key)
         inc.values["open_alert_count"] += 1
         self._raise_severity(inc, change.alert.severity)
         inc.dirty = True
         for outcome in change.episode.outcomes:
             outcome.incident_id = incident_id
+
+    def _gained(self, incident_id: int, key: GroupKey) -> None:
+        """An alert of `key` joined or fired again: correlation counts from now."""
+        values = self.incidents[incident_id].values
+        sources = {*orjson.loads(values["sources"] or "[]"), key.source}
+        if incident_id in self.open:
+            self.open.gained(incident_id, key, self.now)
+        values["sources"] = sources_text(sources)
+        values["last_alert_at"] = self.now
 
     def _resolve(self, change: IncidentChange) -> None:
         incident_id = change.episode.values["incident_id"]
@@ -230,7 +286,8 @@ class IncidentAssignment:
             "service": alert.service,
             "group_key": key.text(),
             "group_labels": key.as_dict(),
-            "group_names": key.names_text(),
+            "sources": sources_text([alert.source]),
+            "last_alert_at": self.now,
             "alert_count": 0,
             "open_alert_count": 0,
             "created_at": self.now,
@@ -245,7 +302,11 @@ class IncidentAssignment:
             resolved_by=None,
         )
         self.incidents[incident_id] = _Incident(values)
-        self.open.add(incident_id, key)
+        self.open.add(
+            OpenIncident(
+                incident_id, known_service(alert.service), {alert.source}, self.now, {key.text()}
+            )
+        )
         self._note(
             incident_id,
             "created",
@@ -285,7 +346,8 @@ class IncidentAssignment:
 
 _INCIDENT_MUTABLE = [
     "status", "severity", "severity_rank", "alert_count", "open_alert_count", "updated_at",
-    "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by",
+    "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "sources",
+    "last_alert_at",
 ]  # fmt: skip
 
 _UPDATE_INCIDENT = (
@@ -293,7 +355,3 @@ _UPDATE_INCIDENT = (
     .where(INCIDENT.c.id == bindparam("b_id"))
     .values({name: bindparam("b_" + name) for name in _INCIDENT_MUTABLE})
 )
-
-
-def _key_from_labels(labels: dict[str, str]) -> GroupKey:
-    return GroupKey(tuple(labels.items()))

@@ -24,8 +24,9 @@ from routing.intake.alert import Alert, AlertStatus, Severity
 from routing.intake.dedup import DecisionKind, decide
 from routing.intake.episode_cache import EpisodeCache
 from routing.intake.episode_store import ALERT, EpisodeStore
-from routing.intake.grouping import GroupKey
+from routing.intake.grouping import GroupKey, grouping_labels
 from routing.intake.incident_assignment import IncidentAssignment, IncidentChange
+from routing.intake.source_comments import add_source_comments
 from routing.intake.storm_sql import insert_inbox
 from routing.intake.submission import (
     AlertOutcome,
@@ -54,12 +55,13 @@ def ingest(
     work = _Batch(conn, now, policy, cache)
     work.episodes.preload([alert for sub in submissions for alert in sub.alerts])
     outcomes = [
-        SubmissionOutcome(inbox_id, [work.decide(alert) for alert in sub.alerts])
+        SubmissionOutcome(inbox_id, [work.decide(alert, sub.quiet_before) for alert in sub.alerts])
         for inbox_id, sub in zip(inbox_ids, submissions, strict=True)
     ]
     work.incidents.apply(work.changes)
     work.episodes.flush()
     work.incidents.flush()
+    add_source_comments(conn, [c for sub in submissions for c in sub.comments], now)
     if cache is not None:
         cache.stage(work.episodes.current_episodes())
     return BatchOutcome(outcomes, work.incidents.incident_events)
@@ -96,16 +98,17 @@ class _Batch:
         self.now = now
         self.policy = policy
         self.episodes = EpisodeStore(conn, cache)
-        self.incidents = IncidentAssignment(conn, now, policy.correlate_by)
+        self.incidents = IncidentAssignment(conn, now, policy.correlate_within)
         self.changes: list[IncidentChange] = []
 
-    def decide(self, alert: Alert) -> AlertOutcome:
+    def decide(self, alert: Alert, quiet_before: datetime | None = None) -> AlertOutcome:
         current = self.episodes.get(alert.fingerprint)
         decision = decide(
             alert,
             current.state if current else None,
             self.now,
             self.policy.for_source(alert.source),
+            quiet_before,
         )
         kind = decision.kind
         if kind is DecisionKind.REPEAT and current is not None and decision.state is not None:
@@ -118,7 +121,7 @@ class _Batch:
             )
             current.outcomes.append(outcome)
             return outcome
-        key = GroupKey.of(alert.labels, self.policy.group_by)
+        key = GroupKey.of(alert.source, grouping_labels(alert), self.policy.group_by_for(alert))
         group_key = key.text()
         outcome = AlertOutcome(alert.fingerprint, kind, group_key=group_key)
         if decision.state is None or kind is DecisionKind.STALE:
@@ -134,7 +137,11 @@ class _Batch:
         outcome.incident_id = current.values["incident_id"]
         current.outcomes.append(outcome)
         if kind in (DecisionKind.NEW, DecisionKind.REOPEN, DecisionKind.RESOLVE):
-            self.changes.append(IncidentChange(kind, current, alert, decision.became_flapping, key))
+            self.changes.append(
+                IncidentChange(
+                    kind, current, alert, decision.became_flapping, key, decision.reopened_flapping
+                )
+            )
         return outcome
 
 

@@ -26,20 +26,22 @@ from routing.storage.tables import UTCDateTime
 
 # What dedup needs of an existing episode; the content columns stay unread.
 EPISODE_COLUMNS = (
-    "id", "fingerprint", "episode", "incident_id", "group_key", "content_hash", "status",
+    "id", "fingerprint", "episode", "incident_id", "group_key", "group_reason", "content_hash",
+    "status",
     "first_seen", "last_seen", "occurrences", "resolved_at", "flips", "flip_window_start",
-    "flapping", "window_start", "window_count",
+    "flapping", "window_stamps", "flapping_until",
 )  # fmt: skip
 # Dedup state and incident link: what a repeat or a status change writes.
 STATE_COLUMNS = (
     "status", "first_seen", "last_seen", "occurrences", "resolved_at", "flips",
-    "flip_window_start", "flapping", "window_start", "window_count", "incident_id", "group_key",
+    "flip_window_start", "flapping", "window_stamps", "incident_id", "group_key",
+    "flapping_until", "group_reason",
 )  # fmt: skip
 # The part of the state a plain repeat changes; the rest is compared to detect that.
-COUNTER_COLUMNS = ("last_seen", "occurrences", "window_start", "window_count")
+COUNTER_COLUMNS = ("last_seen", "occurrences", "window_stamps")
 STEADY_COLUMNS = tuple(c for c in STATE_COLUMNS if c not in COUNTER_COLUMNS)
 _DATETIMES = frozenset(
-    {"first_seen", "last_seen", "resolved_at", "flip_window_start", "window_start"}
+    {"first_seen", "last_seen", "resolved_at", "flip_window_start", "flapping_until"}
 )
 _EPISODE_DATETIME_AT = tuple(i for i, n in enumerate(EPISODE_COLUMNS) if n in _DATETIMES)
 _FLAPPING_AT = EPISODE_COLUMNS.index("flapping")
@@ -224,34 +226,6 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
     return value
-
-
-def open_incident_groups(
-    conn: Connection, services: Sequence[str], names: str | None, keys: Sequence[str]
-) -> list[tuple[int, Any]]:
-    """(id, group labels) of the open incidents of `services` that alerts could join.
-
-    With `names` (every alert of the batch carries those group label names) that is the
-    incidents with exactly one of `keys`, and those grouped by other label names (a
-    wildcard may match them); incidents with the same names but another key cannot
-    match, and in a storm of distinct alerts they are nearly all of them. Without
-    `names`, every open incident of the services. Not locked: the services' group locks
-    serialize assignment, and the incidents changed are locked when loaded."""
-    params: list[Any] = list(services)
-    sql = (
-        "SELECT id, group_labels FROM incident WHERE status <> 'resolved' "
-        f"AND service IN ({_sqlite_in(len(services))})"
-    )
-    if names is not None:
-        sql += f" AND (group_names <> ? OR group_key IN ({_sqlite_in(len(keys))}))"
-        params += [names, *keys]
-    with _cursor(conn) as cursor:
-        cursor.execute(_for(conn, sql), params)
-        # SQLite hands back the JSON text; psycopg has already decoded it.
-        return [
-            (incident_id, orjson.loads(labels) if isinstance(labels, str | bytes) else labels)
-            for incident_id, labels in cursor.fetchall()
-        ]
 
 
 @lru_cache(maxsize=16)

@@ -7,6 +7,7 @@ recurring maintenance windows written in the config's `silences:` section.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
@@ -56,6 +57,46 @@ class Recurrence(BaseModel):
     def contains(self, instant: datetime) -> bool:
         local = instant.astimezone(self.time_zone)
         return any(window.contains(local) for window in self.windows)
+
+    def describe(self) -> str:
+        """ "sunday 02:00-04:00 (Europe/Madrid)", "every day all day (UTC)"."""
+        days = ", ".join(self.weekdays) or "every day"
+        times = ", ".join(self.times) or "all day"
+        return f"{days} {times} ({self.time_zone})"
+
+    def _spans(self, around: datetime) -> list[tuple[datetime, datetime]]:
+        """(start, end) UTC of every window opening from the day before `around` to a
+        week after it, in order of start."""
+        first = around.astimezone(self.time_zone).date() - timedelta(days=1)
+        spans = [
+            (bounds[0], bounds[1])
+            for offset in range(_HORIZON_DAYS + 2)
+            for window in self.windows
+            if (bounds := window.boundaries(first + timedelta(days=offset), self.time_zone))
+        ]
+        return sorted(spans)
+
+    def next_start(self, after: datetime) -> datetime | None:
+        """The first instant at or after `after` that a window opens or is open (`after`
+        itself when inside one); None only for windows that never open."""
+        for start, end in self._spans(after):
+            if end > after:
+                return max(start, after)
+        return None
+
+    def window_end(self, inside: datetime) -> datetime | None:
+        """When the window(s) holding `inside` close, abutting windows joined; None when
+        they close more than a week ahead (every day, all day) or `inside` is in none."""
+        end: datetime | None = None
+        for start, stop in self._spans(inside):
+            if start <= (end or inside) < stop:
+                end = stop if end is None else max(end, stop)
+        if end is None or end - inside > timedelta(days=_HORIZON_DAYS):
+            return None
+        return end
+
+
+_HORIZON_DAYS = 7  # a weekly recurrence repeats within this
 
 
 def _days(item: str) -> frozenset[int]:
@@ -115,6 +156,52 @@ def silence_state(silence: Silence, now: datetime) -> SilenceState:
     return SilenceState.ACTIVE
 
 
+@dataclass(frozen=True, slots=True)
+class SilenceStatus:
+    """A silence's true state at an instant: for a recurring one, active only inside a
+    window, else pending until its next window (expired when no window is left)."""
+
+    state: SilenceState
+    next_window_at: datetime | None = None  # recurring and pending: when it mutes next
+    window_ends_at: datetime | None = None  # active: when this window (or the silence) ends
+
+
+def silence_status(silence: Silence, now: datetime) -> SilenceStatus:
+    bounds = silence_state(silence, now)
+    rec = silence.recurrence
+    if bounds is SilenceState.EXPIRED:
+        return SilenceStatus(bounds)
+    if rec is None:
+        if bounds is SilenceState.ACTIVE:
+            return SilenceStatus(bounds, window_ends_at=silence.ends_at)
+        return SilenceStatus(bounds, next_window_at=silence.starts_at)
+    if bounds is SilenceState.ACTIVE and rec.contains(now):
+        end = rec.window_end(now)
+        if silence.ends_at is not None:
+            end = min(end or silence.ends_at, silence.ends_at)
+        return SilenceStatus(SilenceState.ACTIVE, window_ends_at=end)
+    after = max(now, silence.starts_at) if silence.starts_at else now
+    start = rec.next_start(after)
+    if start is None or (silence.ends_at is not None and start >= silence.ends_at):
+        return SilenceStatus(SilenceState.EXPIRED)  # no window left before its end
+    return SilenceStatus(SilenceState.PENDING, next_window_at=start)
+
+
+def recurrence_problem(
+    recurrence: Recurrence, starts_at: datetime, ends_at: datetime | None
+) -> str | None:
+    """Why a recurring silence from `starts_at` to `ends_at` would never mute, if it would not."""
+    start = recurrence.next_start(starts_at)
+    if start is None:
+        return f"its windows never open: {recurrence.describe()}"
+    if ends_at is not None and start >= ends_at:
+        return (
+            f"no window of {recurrence.describe()} opens before it ends "
+            f"(the next opens at {start.isoformat()})"
+        )
+    return None
+
+
 def silence_active(silence: Silence, now: datetime) -> bool:
     """Whether the silence mutes at `now`: inside its window and, if recurring, a recurrence."""
     if silence_state(silence, now) is not SilenceState.ACTIVE:
@@ -133,12 +220,15 @@ def silencing(
 
 
 def expiring_soon(silences: Iterable[Silence], now: datetime, within: timedelta) -> list[Silence]:
-    """Silences in force whose end falls within `within` of now, soonest first (for reminders)."""
-    due = [
-        silence
-        for silence in silences
-        if silence.ends_at is not None
-        and silence_state(silence, now) is SilenceState.ACTIVE
-        and silence.ends_at <= now + within
-    ]
+    """Silences in force whose end falls within `within` of now, soonest first (for
+    reminders). A recurring silence inside a window comes as a copy ending when that
+    window closes: each window's end is reminded of, as a one-off silence's end is."""
+    due = []
+    for silence in silences:
+        status = silence_status(silence, now)
+        end = status.window_ends_at
+        if status.state is SilenceState.ACTIVE and end is not None and end <= now + within:
+            due.append(
+                silence if end == silence.ends_at else silence.model_copy(update={"ends_at": end})
+            )
     return sorted(due, key=lambda silence: silence.ends_at or now)

@@ -16,7 +16,13 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from sqlalchemy import Connection, Table, insert, or_, select, update
 
-from routing.muting.silence import Recurrence, Silence, SilenceState, silence_state
+from routing.muting.silence import (
+    Recurrence,
+    Silence,
+    SilenceState,
+    SilenceStatus,
+    silence_status,
+)
 from routing.storage.paging_tables import PagingHoldRow, SilenceRow
 
 log = logging.getLogger("firebell.silences")
@@ -46,10 +52,14 @@ class SilenceView:
 
     silence: Silence
     origin: Origin
-    state: SilenceState
+    status: SilenceStatus
     created_at: datetime | None = None
     expired_at: datetime | None = None
     expired_by: str | None = None
+
+    @property
+    def state(self) -> SilenceState:
+        return self.status.state
 
     @property
     def id(self) -> str:
@@ -69,6 +79,10 @@ class SilenceView:
             "created_by": s.created_by,
             "comment": s.comment,
             "recurrence": s.recurrence.model_dump(mode="json") if s.recurrence else None,
+            # The true state: when an active silence (or this window of a recurring one)
+            # ends, and when a pending one mutes next.
+            "window_ends_at": _iso(self.status.window_ends_at),
+            "next_window_at": _iso(self.status.next_window_at),
             "created_at": _iso(self.created_at),
             "expired_at": _iso(self.expired_at),
             "expired_by": self.expired_by,
@@ -89,7 +103,7 @@ def config_views(silences: Sequence[Silence], now: datetime) -> list[SilenceView
     for index, silence in enumerate(silences):
         ident = silence.id or f"{CONFIG_PREFIX}{index}"
         named = silence if silence.id else silence.model_copy(update={"id": ident})
-        out.append(SilenceView(named, "config", silence_state(named, now)))
+        out.append(SilenceView(named, "config", silence_status(named, now)))
     return out
 
 
@@ -128,9 +142,10 @@ def stored_in_force(conn: Connection, now: datetime) -> list[Silence]:
 
 def _view(row: Any, now: datetime) -> SilenceView:
     silence = _from_row(row)
-    state = SilenceState.EXPIRED if row["expired_at"] is not None else silence_state(silence, now)
+    expired = row["expired_at"] is not None
+    status = SilenceStatus(SilenceState.EXPIRED) if expired else silence_status(silence, now)
     return SilenceView(
-        silence, "api", state, row["created_at"], row["expired_at"], row["expired_by"]
+        silence, "api", status, row["created_at"], row["expired_at"], row["expired_by"]
     )
 
 
@@ -174,7 +189,8 @@ def list_current(
         .where(or_(SILENCE.c.ends_at.is_(None), SILENCE.c.ends_at > now))
         .order_by(SILENCE.c.created_at.desc(), SILENCE.c.id)
     ).mappings()
-    stored = [_view(row, now) for row in rows]
+    # A recurring silence with no window left before its end is over, as an ended one.
+    stored = [v for v in (_view(row, now) for row in rows) if v.state is not SilenceState.EXPIRED]
     configured = [v for v in config_views(config, now) if v.state is not SilenceState.EXPIRED]
     return stored + configured
 

@@ -3,7 +3,8 @@
 Semantics follow Alertmanager's dispatch/route.go: depth-first, the first matching
 child wins unless it has `continue: true`, and a node none of whose children match is
 itself the match. Children inherit receiver, group_by and the group timers; time
-intervals are per route (not inherited), as in Alertmanager.
+intervals are per route (not inherited), as in Alertmanager. The first route an alert
+matches decides its group_by (`group_by_for`, used by ingest to group it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from routing.basics.field import Duration
+from routing.intake.grouping import GROUP_BY_ALL
 from routing.muting.matcher import Matcher, MatcherList
 from routing.muting.time_interval import TimeInterval
 from routing.oncall.people import ChannelTarget
@@ -23,7 +25,6 @@ DEFAULT_GROUP_BY = ("service", "alertname")
 DEFAULT_GROUP_WAIT = timedelta(0)
 DEFAULT_GROUP_INTERVAL = timedelta(minutes=5)
 DEFAULT_REPEAT_INTERVAL = timedelta(hours=4)
-GROUP_BY_ALL = "..."  # Alertmanager's "group by every label"
 
 
 class Receiver(BaseModel):
@@ -160,6 +161,13 @@ class RouteMatch:
     @property
     def active(self) -> bool:
         return not self.muted_by_time
+
+
+def group_by_for(tree: RouteNode, labels: Mapping[str, str]) -> tuple[str, ...]:
+    """The group_by of the first route the labels match, as Alertmanager groups an alert
+    by the first route it dispatches to (`('...',)`: every label, each alert its own group)."""
+    matched = _matching_nodes(tree, labels)
+    return (matched[0] if matched else tree).settings.group_by
 
 
 def _matching_nodes(node: RouteNode, labels: Mapping[str, str]) -> list[RouteNode]:

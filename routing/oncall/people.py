@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from routing.basics.field import TimeZone
+from routing.basics.redact import CREDENTIAL_URL, redact_url
 
 ChannelKind = Literal["slack", "discord", "apprise"]
+# What a person may do: read; also ack, resolve, silence, note, run playbooks; also page
+# by hand (wakes people outside the rotation). Ordered: each role has the ones before it.
+Role = Literal["viewer", "responder", "admin"]
+ROLES: tuple[Role, ...] = ("viewer", "responder", "admin")
 
 _SLACK = re.compile(r"slack:(#[a-z0-9][a-z0-9._-]{0,79}|[CGDU][A-Z0-9]{2,})")
 _DISCORD = re.compile(r"discord:\d{1,21}")  # a channel snowflake id
@@ -19,7 +24,10 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def channel_kind(target: str) -> ChannelKind:
-    """Which notifier delivers to a channel target (validated form assumed)."""
+    """Which notifier delivers to a channel target (validated form assumed). `slack://`
+    and `discord://` are apprise URLs (webhooks with their token), not bot channels."""
+    if "://" in target:
+        return "apprise"
     if target.startswith("slack:"):
         return "slack"
     if target.startswith("discord:"):
@@ -30,20 +38,21 @@ def channel_kind(target: str) -> ChannelKind:
 def _channel(target: str) -> str:
     """ "slack:#name" / "slack:C123", "discord:<channel id>", or any apprise URL."""
     target = target.strip()
-    if target.startswith("slack:"):
+    kind = channel_kind(target)
+    if kind == "slack":
         if not _SLACK.fullmatch(target):
             raise ValueError(
                 f"invalid Slack target {target!r} "
                 "(expected 'slack:#channel-name' or 'slack:C0123ABC')"
             )
-    elif target.startswith("discord:"):
+    elif kind == "discord":
         if not _DISCORD.fullmatch(target):
             raise ValueError(
                 f"invalid Discord target {target!r} (expected 'discord:<numeric channel id>')"
             )
     elif not _APPRISE.fullmatch(target):
         raise ValueError(
-            f"invalid channel {target!r} "
+            f"invalid channel {redact_url(target)!r} "
             "(expected 'slack:#name', 'discord:<id>' or an apprise URL like 'mailto://...')"
         )
     return target
@@ -53,7 +62,8 @@ def _contact(url: str) -> str:
     url = url.strip()
     if not _APPRISE.fullmatch(url):
         raise ValueError(
-            f"invalid contact {url!r} (expected an apprise URL like 'ntfy://host/topic')"
+            f"invalid contact {redact_url(url)!r} "
+            "(expected an apprise URL like 'ntfy://host/topic')"
         )
     return url
 
@@ -65,8 +75,12 @@ def _name(value: str) -> str:
 
 
 Name = Annotated[str, AfterValidator(_name)]
-ChannelTarget = Annotated[str, AfterValidator(_channel)]
-ContactURL = Annotated[str, AfterValidator(_contact)]
+ChannelTarget = Annotated[str, AfterValidator(_channel), CREDENTIAL_URL]
+ContactURL = Annotated[str, AfterValidator(_contact), CREDENTIAL_URL]
+
+
+def role_allows(role: Role, needed: Role) -> bool:
+    return ROLES.index(role) >= ROLES.index(needed)
 
 
 class User(BaseModel):
@@ -77,8 +91,19 @@ class User(BaseModel):
     time_zone: TimeZone = ZoneInfo("UTC")
     slack_id: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,}$")
     discord_id: str | None = Field(default=None, pattern=r"^\d{1,21}$")
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
     contacts: list[ContactURL] = []  # apprise URLs; each one is notified when the user is paged
+    role: Role = "responder"  # in chat, the CLI (--as) and the API (their api_tokens entry)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_email_key(cls, data: Any) -> Any:
+        # `email` was accepted and never read: say what pages someone by email instead.
+        if isinstance(data, dict) and "email" in data:
+            raise ValueError(
+                "email: firebell does not read it; to page someone by email, add an "
+                'apprise mailto:// URL to their contacts (contacts: ["mailto://..."])'
+            )
+        return data
 
 
 class Team(BaseModel):

@@ -37,10 +37,13 @@ def oncall_report(
     return report
 
 
+NO_SCHEDULES = "No schedules are configured (add `schedules:` to the firebell config)."
+
+
 def format_oncall(report: Sequence[dict[str, Any]]) -> str:
     """Plain text for the CLI: one block per schedule."""
     if not report:
-        return "No schedules are configured (add `schedules:` to the firebell config)."
+        return NO_SCHEDULES
     blocks = []
     for item in report:
         who = ", ".join(item["oncall"]) or "nobody"

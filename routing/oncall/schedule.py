@@ -121,13 +121,23 @@ class Layer(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str | None = None
     rotation: Literal["hourly", "daily", "weekly", "custom"]
     members: list[str] = Field(min_length=1)
     handoff: HandoffField | None = None
     length: Duration | None = None  # custom rotations only
     start: date | None = None  # the date the rotation counts from (default EPOCH)
     restrict: list[Restriction] = []  # when set, the layer is active only inside these windows
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_name_key(cls, data: Any) -> Any:
+        # `name` was accepted and shown nowhere: a label for the reader is a YAML comment.
+        if isinstance(data, dict) and "name" in data:
+            raise ValueError(
+                "name: a layer has no name firebell uses; write it as a YAML comment "
+                "(- {rotation: weekly, members: [...]}  # weekday cover)"
+            )
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Layer:

@@ -23,6 +23,7 @@ from routing.paging.triage import (
     Triage,
     TriageOutcome,
     channel_key,
+    hold_flapping,
     routing_labels,
     triage,
 )
@@ -98,7 +99,7 @@ def start_paging(
     timeline: list[dict[str, Any]] = []
     for item in alerts:
         event = item.event
-        result = triage(config, item.labels, now, silences, firing)
+        result = hold_flapping(triage(config, item.labels, now, silences, firing), event.flapping)
         started = apply_triage(conn, event.incident_id, result, rounds[event.incident_id], now)
         if event.kind is not IncidentEventKind.ALERT_ADDED or started:
             decisions.append(decision_row(event.incident_id, event.fingerprint, result, now))
@@ -233,6 +234,7 @@ _TIMELINE_KIND = {
     TriageOutcome.INHIBITED: "inhibited",
     TriageOutcome.TIME_MUTED: "muted",
     TriageOutcome.UNROUTED: "unrouted",
+    TriageOutcome.FLAPPING: "flapping_not_paged",
 }
 
 

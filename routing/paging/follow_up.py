@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from routing.basics.duration import format_duration
-from routing.muting.silence import Silence
+from routing.muting.silence import Silence, silence_status
 from routing.paging.triage import Triage, TriageOutcome, address_digest
 
 # How often a held incident is looked at when no silence end says when (inhibition,
@@ -55,8 +55,12 @@ def recheck_at(mute: Triage, silences: Sequence[Silence], now: datetime) -> date
     soon = now + RECHECK
     if mute.outcome is TriageOutcome.SILENCED:
         for silence in silences:
-            if silence.id == mute.silence_id and silence.ends_at is not None:
-                return max(now, min(silence.ends_at, soon))
+            if silence.id != mute.silence_id:
+                continue
+            # A recurring silence's window ends before the silence does.
+            end = silence_status(silence, now).window_ends_at
+            if end is not None:
+                return max(now, min(end, soon))
     return soon
 
 

@@ -86,9 +86,10 @@ def reminder_channels(creator: str, config: PolicyConfig) -> list[tuple[str, str
 
 
 def remindable(silence: Silence, lead: timedelta) -> bool:
-    """Has an id and an end (a recurring silence without `ends_at` never ends), and is
-    longer than the lead time: a silence that short is due the moment it starts, when
-    its creator has only just chosen its end, so a reminder would be noise."""
+    """Has an id and an end (a recurring silence comes with its window's end, from
+    expiring_soon), and is longer than the lead time: a silence that short is due the
+    moment it starts, when its creator has only just chosen its end, so a reminder would
+    be noise."""
     if silence.id is None or silence.ends_at is None:
         return False
     return silence.starts_at is None or silence.ends_at - silence.starts_at > lead
@@ -214,6 +215,8 @@ def reminder_text(
     ]
     if silence.comment:
         lines.append(f"Comment: {silence.comment}")
+    if silence.recurrence is not None:
+        lines.append(f"It recurs every {silence.recurrence.describe()}: this window ends then.")
     lines.append("The alerts it mutes will notify again once it ends.")
     comment = f" {silence.comment}" if silence.comment else ""
     extend_args = f"{matchers} DURATION{comment}"

@@ -23,6 +23,7 @@ class TriageOutcome(StrEnum):
     INHIBITED = "inhibited"
     TIME_MUTED = "time_muted"  # every matching route is outside its time intervals
     UNROUTED = "unrouted"  # the matching routes name no escalation and no channels
+    FLAPPING = "flapping"  # a reopen of an alert already flagged flapping: recorded only
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,19 @@ def triage(
         route_path=active[0].path,
         escalations=tuple(escalations.values()),
         channels=tuple(channels.values()),
+    )
+
+
+def hold_flapping(result: Triage, reopened_flapping: bool) -> Triage:
+    """A reopen of an alert already flagged flapping (dedup decides the flag at the
+    reopen's instant, routing.intake.dedup.still_flapping) pages nobody: what would have
+    paged is recorded instead. The reopen that flags it pages, saying it is flapping."""
+    if not reopened_flapping or result.outcome is not TriageOutcome.ROUTED:
+        return result
+    return Triage(
+        TriageOutcome.FLAPPING,
+        f"not paged again: the alert is flapping (would be {result.detail})",
+        route_path=result.route_path,
     )
 
 

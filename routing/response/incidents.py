@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.exc import OperationalError
 
@@ -68,8 +69,14 @@ def alert_item(row: Any) -> dict[str, Any]:
         "ends_at": _iso(row["ends_at"]),
         "resolved_at": _iso(row["resolved_at"]),
         "flapping": row["flapping"],
+        # The flag lifts at this time unless the alert flips again (grouping.flap_quiet).
+        "flapping_until": _iso(row["flapping_until"]) if row["flapping"] else None,
         "incident_id": row["incident_id"],
-        "why": {"fingerprint_fields": row["fingerprint_fields"], "group_key": row["group_key"]},
+        "why": {
+            "fingerprint_fields": row["fingerprint_fields"],
+            "group_key": row["group_key"],
+            "grouping": row["group_reason"],  # same group, correlation, or opened it
+        },
     }
 
 
@@ -88,7 +95,11 @@ def incident_item(row: Any) -> dict[str, Any]:
         "acknowledged_by": row["acknowledged_by"],
         "resolved_at": _iso(row["resolved_at"]),
         "resolved_by": row["resolved_by"],
-        "why": {"group_key": row["group_key"], "group_labels": row["group_labels"]},
+        "why": {
+            "group_key": row["group_key"],
+            "group_labels": row["group_labels"],
+            "sources": orjson.loads(row["sources"] or "[]"),
+        },
     }
 
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from routing.storage.postgres_deadlines import PostgresTimeouts, connect_args, guard_commits
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -31,7 +34,15 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    echo: bool = False,
+    timeouts: PostgresTimeouts | None = None,
+) -> Engine:
+    """`timeouts` bound every wait on PostgreSQL (routing.storage.postgres_deadlines);
+    the defaults when None."""
     url = sqlalchemy_url(url)
     # orjson: label and annotation columns are (de)serialized on every alert write.
     json_codec: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
@@ -39,21 +50,47 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
         engine = create_engine(
             url,
             echo=echo,
+            hide_parameters=True,  # error messages and logs carry no bound values
             **json_codec,
             connect_args={"check_same_thread": False, "timeout": 30},
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(
+    timeouts = timeouts or PostgresTimeouts()
+    engine = create_engine(
         url,
         echo=echo,
+        hide_parameters=True,  # raw payloads and tokens stay out of error messages
         **json_codec,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        pool_timeout=5,
-        connect_args={"connect_timeout": 5},
+        pool_timeout=timeouts.pool,
+        connect_args=connect_args(timeouts, make_url(url).query),
     )
+    if timeouts.round_trip is not None:
+        guard_commits(engine, timeouts.round_trip)
+    return engine
+
+
+_READ_ONLY = "firebell_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine and pool for read sessions (the REST API's reads, /readyz): they
+    never queue behind a writer. SQLite: a deferred WAL read transaction with
+    `PRAGMA query_only`; PostgreSQL: a READ ONLY transaction. Both refuse a write."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(postgresql_readonly=True)
+    return engine.execution_options(**{_READ_ONLY: True})
+
+
+def _query_only(conn: Any, reading: bool) -> None:
+    # Per DBAPI connection, so set only when a pooled connection changes hands.
+    info = conn.connection.info
+    if info.get(_READ_ONLY, False) != reading:
+        conn.exec_driver_sql(f"PRAGMA query_only={int(reading)}")
+        info[_READ_ONLY] = reading
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -82,6 +119,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        reading = bool(conn.get_execution_options().get(_READ_ONLY))
+        _query_only(conn, reading)
+        if reading:
+            # A deferred WAL read sees the last commit and waits for no writer.
+            conn.exec_driver_sql("BEGIN")
+            return
         # Writers take the lock up front: a read-then-write transaction can then never
         # fail half-way with SQLITE_BUSY when another process wrote in between. Threads
         # of this process queue for it in order first (see _WriterQueue).
@@ -165,7 +208,20 @@ def is_unavailable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, OperationalError):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated
+    # The driver's own error, from a statement run on its cursor directly (the intake's
+    # bulk statements): a lost or timed-out connection, a lock.
+    return isinstance(exc, _driver_operational_errors())
+
+
+@cache
+def _driver_operational_errors() -> tuple[type[Exception], ...]:
+    import sqlite3
+
+    import psycopg
+
+    return (sqlite3.OperationalError, psycopg.OperationalError)
 
 
 def insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:

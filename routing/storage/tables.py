@@ -9,6 +9,8 @@ from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from routing.basics.storable import FIELD_LIMITS
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC; always hands back aware datetimes (SQLite forgets the zone)."""
@@ -72,6 +74,8 @@ class AlertRow(SQLModel, table=True):
         UniqueConstraint("fingerprint", "episode", name="uq_alert_fingerprint_episode"),
         Index("ix_alert_status_service", "status", "service"),
         Index("ix_alert_incident", "incident_id"),
+        # Which open incidents hold alerts of a group (routing.intake.incident_candidates).
+        Index("ix_alert_group_key", "group_key", "incident_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -80,7 +84,7 @@ class AlertRow(SQLModel, table=True):
     source: str = Field(max_length=32)
     status: str = Field(max_length=16)  # pending / firing / resolved
     severity: str = Field(max_length=16)
-    service: str = Field(max_length=200)
+    service: str = Field(max_length=FIELD_LIMITS["service"])  # refused longer at the edge
     title: str
     description: str = ""
     labels: dict[str, str] = _json(dict)
@@ -95,12 +99,16 @@ class AlertRow(SQLModel, table=True):
     flips: int = 0
     flip_window_start: datetime | None = _ts(nullable=True)
     flapping: bool = False
-    window_start: datetime | None = _ts(nullable=True)
-    window_count: int = 0
+    # While flagged flapping: when the flag lifts unless the alert flips again.
+    flapping_until: datetime | None = _ts(nullable=True)
+    # Threshold: when a pending alert's recent occurrences counted (threshold_window.encode).
+    window_stamps: str = ""
     incident_id: int | None = Field(default=None, foreign_key="incident.id")
-    # Why: the fields the fingerprint was computed from, and the group key it joined by.
+    # Why: the fields the fingerprint was computed from, the group key it joined by,
+    # and how it came into its incident (same group, correlation, or opened it).
     fingerprint_fields: dict[str, str] = _json(dict)
     group_key: str = ""
+    group_reason: str = ""
     # Hash of the content columns: an unchanged repeat is detected without reading them.
     content_hash: str = Field(default="", max_length=32)
 
@@ -132,12 +140,13 @@ class IncidentRow(SQLModel, table=True):
     status: str = Field(default="triggered", max_length=16)  # triggered/acknowledged/resolved
     severity: str = Field(max_length=16)
     severity_rank: int = 0
-    service: str = Field(max_length=200)
+    service: str = Field(max_length=FIELD_LIMITS["service"])  # refused longer at the edge
     group_key: str = Field(max_length=400)
     group_labels: dict[str, str] = _json(dict)
-    # The group's label names (sorted, JSON): lets ingest fetch only the incidents a
-    # new alert could join without reading every open incident of its service.
-    group_names: str = Field(default="[]", max_length=400)
+    # The sources of its alerts (sorted JSON list) and when it last gained an alert:
+    # cross-source correlation joins it only within grouping.correlate_within of that.
+    sources: str = Field(default="[]", max_length=400)
+    last_alert_at: datetime | None = _ts(nullable=True)
     alert_count: int = 0
     open_alert_count: int = 0
     created_at: datetime = _ts()

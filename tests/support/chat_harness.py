@@ -44,6 +44,7 @@ def settings_data(database_url: str, **extra: Any) -> dict[str, Any]:
                 "slack_id": ALICE_SLACK,
                 "discord_id": ALICE_DISCORD,
                 "contacts": ["json://127.0.0.1:9/alice"],
+                "role": "admin",  # may page by hand; bob has the default, responder
             },
             {
                 "name": "bob",

@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 import routing.storage.paging_tables  # (registers the paging tables too)
 import routing.storage.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from routing.storage.database import make_engine
+from routing.storage.postgres_deadlines import PostgresTimeouts
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -18,7 +19,9 @@ def run_migrations() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
+    # No statement deadline: a migration may rewrite a big table for minutes.
+    url = config.get_main_option("sqlalchemy.url") or ""
+    engine = make_engine(url, timeouts=PostgresTimeouts(statement=None))
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

@@ -58,7 +58,8 @@ def test_a_large_content_length_is_refused_unread(tmp_path: Path, path: str) -> 
         headers = {"Content-Length": str(128 * 1024 * 1024), "Content-Type": "application/json"}
         response = await world.http.post(path, content=stream, headers=headers)
         assert response.status_code == 413
-        assert response.json() == {"error": f"body exceeds {LIMIT} bytes"}
+        assert response.json()["detail"] == f"body exceeds {LIMIT} bytes"
+        assert response.headers["content-type"] == "application/problem+json"
         assert stream.taken == 0  # not a byte read
 
     in_world(tmp_path, body)

@@ -235,7 +235,7 @@ def test_unsupported_interactions_and_bodies(tmp_path: Path) -> None:
     async def body(world: ChatWorld, signer: Signer, api: LoopbackServer) -> None:
         autocomplete = await post(world, signer, {"type": 4, "data": {}})
         assert autocomplete.status_code == 400
-        assert autocomplete.json()["error"] == "type: unsupported interaction type 4"
+        assert autocomplete.json()["detail"] == "type: unsupported interaction type 4"
         raw = b"not json"
         response = await world.http.post(
             "/discord/interactions", content=raw, headers=signer.headers(raw)

@@ -326,12 +326,13 @@ def test_changes_from_any_surface_update_posted_messages(tmp_path: Path) -> None
     async def body(world: ChatWorld, fake: FakeSlack) -> None:
         iid = await world.incident()
         _store_message(world, iid, "C0OPS:1700000000.000007")
-        response = await world.http.post(f"/api/v1/incidents/{iid}/ack", json={"actor": "carol"})
+        # No api_tokens (loopback only): the API is open, and its writes say "api".
+        response = await world.http.post(f"/api/v1/incidents/{iid}/ack")
         assert response.status_code == 200
         await world.settle()
         (update,) = fake.calls("/api/chat.update")
         assert update["ts"] == "1700000000.000007"
-        assert "acknowledged by carol" in update["text"]
+        assert "acknowledged by api" in update["text"]
 
         # The last alert resolving resolves the incident: the message follows.
         await world.submit(alert(status=AlertStatus.RESOLVED))
@@ -341,7 +342,7 @@ def test_changes_from_any_surface_update_posted_messages(tmp_path: Path) -> None
         assert updates[1]["blocks"][0]["text"]["text"].startswith(":white_check_mark:")
         assert not [b for b in updates[1]["blocks"] if b["type"] == "actions"]
         threads = [c["text"] for c in fake.calls("/api/chat.postMessage")]
-        assert threads == ["acknowledged by carol", "all alerts resolved: incident resolved"]
+        assert threads == ["acknowledged by api", "all alerts resolved: incident resolved"]
 
     in_world(tmp_path, body)
 

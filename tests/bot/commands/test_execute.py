@@ -170,8 +170,10 @@ def test_unknown_users_may_read_but_not_change(database_url: str) -> None:
             "add `discord_id: 555`" in discord.text
             and "discord.allow_unknown_users" in discord.text
         )
-        # The CLI acts with the config's own rights.
-        assert (await call(world, f"note {iid} from the shell", Actor(None, "cli"))).ok
+        # The CLI acts as a firebell user (--as, or the OS login's namesake), else reads.
+        nobody = await call(world, f"note {iid} from the shell", Actor(None, "cli"))
+        assert not nobody.ok and "pass --as NAME (known: alice, bob)" in nobody.text
+        assert (await call(world, f"note {iid} from the shell", Actor("bob", "cli"))).ok
         with world.rt.engine.connect() as conn:
             assert incidents.get_incident(conn, iid)["status"] == "triggered"
         assert changes == [(iid, "note")]
@@ -229,7 +231,11 @@ def test_silence_list_and_unsilence(database_url: str) -> None:
         listed = (await call(world, "silences")).text.splitlines()
         assert listed[0] == "Silences:"
         assert listed[1].startswith(f'{sid} [active] service="api",alertname=~"High.*" until')
-        assert listed[2].startswith('config:0 (config) [active] service="batch" recurring')
+        # Sunday's recurring window on a Monday: pending, with when it opens (alice's zone).
+        assert listed[2].startswith(
+            'config:0 (config) [pending] service="batch" every sunday all day (UTC), '
+            "next window 2026-03-08 01:00 CET"
+        )
 
         ended = await call(world, f"unsilence {sid}")
         assert ended.text == f'alice ended silence {sid} (service="api",alertname=~"High.*")'

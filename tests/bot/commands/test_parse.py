@@ -219,10 +219,30 @@ def test_parse_never_raises(text: str) -> None:
         assert result.message
 
 
-@given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=80))
+@given(
+    st.text(
+        alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=80
+    )
+)
 def test_note_text_round_trips(text: str) -> None:
     result = parse_command(f"note 7 {text}")
     if text.strip():
         assert result == Note(7, text.strip())
     else:
         assert isinstance(result, CommandError)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda: parse_command("note 7 disk\x00full"),
+        lambda: parse_command("silence service=api 2h dep\ud800loy"),
+        lambda: parse_command("page alice db\x00down"),
+        lambda: command_from_options("page", {"target": "alice", "text": "db\x00down"}),
+    ],
+)
+def test_text_no_database_stores_is_refused_by_name(command: object) -> None:
+    # PostgreSQL refuses NUL in text: the person retypes, as the REST API makes them.
+    result = command()  # type: ignore[operator]
+    assert isinstance(result, CommandError)
+    assert "NUL character or a lone surrogate" in result.message

@@ -38,7 +38,8 @@ def test_unknown_key_lists_the_known_ones() -> None:
     path, message = only_error("grouping: {zzz: 1}\n")
     assert path == "grouping.zzz"
     assert message == (
-        "unknown key (expected one of: group_by, reopen_window, flap_flips, group_wait)"
+        "unknown key (expected one of: group_by, reopen_window, flap_flips, flap_quiet, "
+        "group_wait, correlate_within)"
     )
 
 
@@ -179,7 +180,20 @@ def test_type_errors_say_what_was_expected() -> None:
         "max_body_bytes",
         'expected a whole number, got the text "1MB"',
     )
-    assert only_error("api_tokens: abc\n") == ("api_tokens", 'expected a list, got the text "abc"')
+    assert only_error("grouping: {group_by: abc}\n") == (
+        "grouping.group_by",
+        'expected a list, got the text "abc"',
+    )
+    # Where secrets belong, text of the wrong type is still not shown (a token, a URL).
+    assert only_error("api_tokens: abc\n") == ("api_tokens", "expected a list, got text")
+    assert only_error("users: [{name: a, contacts: 'mailto://a:pw@h.io'}]\n") == (
+        "users[0].contacts",
+        "expected a list, got text",
+    )
+    assert only_error("sources: {alertmanager: {basic_auth: 'u:pw'}}\n") == (
+        "sources.alertmanager.basic_auth",
+        "expected a mapping (key: value), got text",
+    )
 
 
 def test_required_keys() -> None:

@@ -136,7 +136,8 @@ def test_bad_input_gets_a_clear_error_and_writes_nothing(server: ServerProcess) 
         for body, headers, status in cases:
             response = http.post("/webhooks/alertmanager", content=body, headers=headers)
             assert response.status_code == status, (status, response.text)
-            assert "error" in response.json()
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["status"] == status and response.json()["detail"]
         shape = http.post("/webhooks/alertmanager", content=b'{"version":"4","alerts":"nope"}',
                           headers=AM)  # fmt: skip
         assert shape.json()["field"] == "alerts"
@@ -197,10 +198,11 @@ def test_database_down_answers_503_with_retry_after(tmp_path: Path) -> None:
         response = http.post(
             "/webhooks/alertmanager", content=am_webhook([am_alert("A")]), headers=AM
         )
-        assert response.status_code == 503
-        assert response.headers["retry-after"] == "5"
-        assert http.get("/readyz").status_code == 503
-        assert http.get("/api/v1/alerts", headers=API).status_code == 503
+        for answer in (response, http.get("/readyz"), http.get("/api/v1/alerts", headers=API)):
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["retry-after"] == "5"
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.json()["status"] == 503 and answer.json()["detail"]
 
 
 def test_two_processes_racing_on_postgres(pg_database_url: str, tmp_path: Path) -> None:

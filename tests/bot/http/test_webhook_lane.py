@@ -49,7 +49,13 @@ def test_the_senders_request_id_is_kept(client: TestClient) -> None:
 def test_unknown_webhook_is_404_and_wrong_method_405(client: TestClient) -> None:
     missing = client.post("/webhooks/pagerduty", json={})
     assert missing.status_code == 404
-    assert missing.json() == {"error": "no such webhook: /webhooks/pagerduty"}
+    assert missing.json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "no such webhook: /webhooks/pagerduty",
+    }
+    assert missing.headers["content-type"] == "application/problem+json"
     wrong = client.get("/webhooks/alertmanager")
     assert wrong.status_code == 405
     assert wrong.headers["allow"] == "POST"
@@ -60,7 +66,7 @@ def test_oversized_body_is_413_before_anything_is_parsed(client: TestClient) -> 
         "/webhooks/nginx", content=b"x" * 1001, headers={"content-type": "text/plain"}
     )
     assert response.status_code == 413
-    assert response.json() == {"error": "body exceeds 1000 bytes"}
+    assert response.json()["detail"] == "body exceeds 1000 bytes"
     metrics = client.get("/metrics").text
     assert 'firebell_requests_rejected_total{reason="too_large",source="nginx"} 1.0' in metrics
 
@@ -93,7 +99,7 @@ def test_signed_sentry_request_with_a_stale_timestamp_is_refused(tmp_path: Path)
             headers=sentry_headers(body, secret, timestamp=month_old),
         )
         assert replay.status_code == 401
-        assert "Sentry-Hook-Timestamp" in replay.json()["error"]
+        assert "Sentry-Hook-Timestamp" in replay.json()["detail"]
         missing = {
             k: v for k, v in sentry_headers(body, secret).items() if k != "Sentry-Hook-Timestamp"
         }

@@ -144,11 +144,14 @@ def test_made_through_the_api_reminded_at_the_lead_time(
     async def go() -> None:
         clock = Clock(T0)
         with start(lambda _: Reply.json({})) as sink:
-            data = world_data(database_url, fake_slack.base_url + "/api/", sink)
+            # alice's own token: the silence is hers, so her team's channels hear of it.
+            tokens = [{"token": "alice-api-token", "user": "alice"}]
+            data = world_data(database_url, fake_slack.base_url + "/api/", sink, api_tokens=tokens)
             async with reminder_world(data, clock) as (world, worker):
                 response = await world.http.post(
                     "/api/v1/silences",
-                    json={"matchers": MATCHERS, "duration": "1h", "created_by": "alice"},
+                    json={"matchers": MATCHERS, "duration": "1h"},
+                    headers={"Authorization": "Bearer alice-api-token"},
                 )
                 assert response.status_code == 201, response.text
                 ident = response.json()["id"]

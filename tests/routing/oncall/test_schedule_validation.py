@@ -38,6 +38,8 @@ from tests.routing.oncall.schedule_support import EXAMPLE, _schedule
             {"rotation": "daily", "members": ["a"], "restrict": ["funday 09:00-10:00"]},
             "unknown weekday",
         ),
+        # Accepted and used nowhere before: a label for the reader is a YAML comment.
+        ({"name": "weekdays", "rotation": "daily", "members": ["a"]}, "YAML comment"),
     ],
 )
 def test_layer_validation(layer: dict[str, Any], error: str) -> None:

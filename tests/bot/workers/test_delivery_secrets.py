@@ -1,0 +1,55 @@
+"""A notifier's error that names where it sent (a webhook URL with its token, a password)
+is stored, shown on the timeline and logged without those credentials."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.roles import create_app
+from bot.workers.paging_worker import install_paging
+from integrations.notifiers import DeliveryResult
+from routing.paging.outbox import notifications_of
+from tests.support.paging import Clock, RecordingNotifier, am_payload, settings_from
+
+JSON = {"Content-Type": "application/json"}
+
+CONTACT = "json://alice:page-pw-81@hooks.example.com/hook-token-81"
+
+
+def test_a_failure_detail_never_carries_the_contacts_credentials(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    echoing = DeliveryResult.permanent(
+        "HTTP 404 from https://hooks.example.com/hook-token-81 "
+        f"(user alice:page-pw-81, sent to {CONTACT})"
+    )
+    notifier = RecordingNotifier([echoing])
+    settings = settings_from(
+        f"""
+database_url: "{database_url}"
+users:
+  - {{name: alice, contacts: ["{CONTACT}"]}}
+escalation_policies:
+  - {{name: ops, steps: [{{notify: ["user:alice"], wait: 5m}}]}}
+route: {{receiver: {{escalation: ops}}}}
+"""
+    )
+    clock = Clock()
+    app = create_app(settings, clock=clock)
+    worker = install_paging(app.state.runtime, notifiers={"apprise": notifier}, background=False)
+    with TestClient(app) as client, caplog.at_level(logging.WARNING):
+        client.post("/webhooks/alertmanager", content=am_payload(), headers=JSON)
+        client.portal.call(worker.run_once, clock.now)  # type: ignore[union-attr]
+        assert [target for target, _ in notifier.sent] == [CONTACT]
+        shown = client.get("/api/v1/incidents/1").text
+        rt = client.app.state.runtime  # type: ignore[attr-defined]
+        with rt.engine.connect() as conn:
+            (row,) = notifications_of(conn, 1)
+    assert row["status"] == "failed"
+    assert row["detail"] == "HTTP 404 from https://*** (user alice:***, sent to ***)"
+    for text in (shown, row["detail"], caplog.text):
+        assert "page-pw-81" not in text and "hook-token-81" not in text
+    assert "HTTP 404 from https://***" in shown
