@@ -29,7 +29,13 @@ import time
 from pathlib import Path
 
 import psutil
-from bench_support import content_length, free_port, upgrade_database, wait_until_listening
+from bench_support import (
+    content_length,
+    free_port,
+    percentile,
+    upgrade_database,
+    wait_until_listening,
+)
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -144,11 +150,6 @@ class RssSampler(threading.Thread):
         while self.running:
             self.peak = max(self.peak, self.current())
             time.sleep(0.05)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 API_READ = "/api/v1/incidents?status=open&limit=50"

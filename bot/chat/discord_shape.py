@@ -52,9 +52,10 @@ class Interaction(_Shape):
 
 
 def shape_error(payload: Any) -> tuple[str, str] | None:
-    """(field, problem) when `payload` is not an interaction the handlers can read."""
+    """(field, problem) when `payload` (None: not JSON) is not an interaction the
+    handlers can read."""
     if not isinstance(payload, dict):
-        return "body", "expected an interaction object"
+        return "body", "body: expected an interaction object"
     try:
         Interaction.model_validate(payload)
     except ValidationError as exc:

@@ -35,7 +35,6 @@ from bot.commands import (
     parse_command,
     slack_actor,
 )
-from bot.runtime.bodies import BodyTooLarge, read_body_capped, too_large
 from bot.runtime.problems import problem_response
 from bot.runtime.signals import stop_requested
 from bot.runtime.state import Runtime
@@ -86,15 +85,12 @@ class SlackSurface:
     def router(self) -> APIRouter:
         router = APIRouter()
         handler = self.handler
-        rt = self.rt
 
         @router.post("/slack/events", include_in_schema=False)
         async def slack_events(request: Request) -> Response:
-            try:
-                # Cached on the request: bolt's own `await request.body()` reuses it.
-                body = await read_body_capped(request, rt.settings.max_body_bytes)
-            except BodyTooLarge as exc:
-                return too_large(exc)
+            # The app's BodyLimit (bot.http.body_limit) refuses an oversized body with 413
+            # before it is buffered; Starlette caches it for bolt's own `request.body()`.
+            body = await request.body()
             # Checked here as well as by bolt: bolt parses the body before it verifies,
             # and an unsigned non-JSON body or a non-numeric timestamp raised there (500).
             if not signed_by_slack(self.verifier, body, request.headers):

@@ -60,13 +60,20 @@ def cmd_incident(args: argparse.Namespace) -> int:
     from bot.commands import Actor, CommandError, execute, parse_command
     from bot.roles import command_runtime
 
-    words, as_user, as_json = _options_among_words(args.words, args.as_user, args.json)
+    words, trailing = _options_among_words(args.words)
+    as_user = trailing.get("as", args.as_user)
+    as_json = args.json or "json" in trailing
+    config = trailing.get("config", args.config)
+    missing = [name for name in _TRAILING_VALUED if trailing.get(name) == ""]
+    if missing:
+        print(f"firebell: --{missing[0]} needs a value", file=sys.stderr)
+        return 2
     # The words are joined back as typed; quotes inside one word (matchers) survive.
     command = parse_command(" ".join(words), prefix="firebell incident")
     if isinstance(command, CommandError):
         print(f"firebell: {command.message}", file=sys.stderr)
         return 2
-    settings = load_settings(args.config)
+    settings = load_settings(config)
     if as_user is not None and as_user not in settings.users_by_name:
         known = ", ".join(sorted(settings.users_by_name)) or "none defined"
         print(f"firebell: --as: unknown user {as_user!r} (known: {known})", file=sys.stderr)
@@ -83,24 +90,31 @@ def cmd_incident(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def _options_among_words(
-    words: list[str], as_user: str | None, as_json: bool
-) -> tuple[list[str], str | None, bool]:
-    """`--as NAME` (or `--as=NAME`) and `--json` written after the command (`firebell
-    incident ack 42 --as alice`): argparse leaves them among the words, where they must
-    not become note text. `--` separators are dropped too."""
+# The options `firebell incident` also takes after the command's words, where argparse
+# leaves them (REMAINDER): with their value, or a flag.
+_TRAILING_VALUED = ("as", "config")
+_TRAILING_FLAGS = ("json",)
+
+
+def _options_among_words(words: list[str]) -> tuple[list[str], dict[str, str]]:
+    """`--as NAME`, `--config FILE` (or `--as=NAME`, `--config=FILE`) and `--json`
+    written after the command (`firebell incident ack 42 --as alice`): taken out of the
+    words, where they must not become note text, into {name: value} (a flag's value is
+    ""). `--` separators are dropped too."""
     kept: list[str] = []
+    found: dict[str, str] = {}
     rest = iter(words)
     for word in rest:
-        if word == "--as":
-            as_user = next(rest, "")
-        elif word.startswith("--as="):
-            as_user = word.removeprefix("--as=")
-        elif word == "--json":
-            as_json = True
-        elif word != "--":
+        name, equals, value = word.removeprefix("--").partition("=")
+        if word == "--":
+            continue
+        if word.startswith("--") and name in _TRAILING_VALUED:
+            found[name] = value if equals else next(rest, "")
+        elif word.startswith("--") and name in _TRAILING_FLAGS and not equals:
+            found[name] = ""
+        else:
             kept.append(word)
-    return kept, as_user, as_json
+    return kept, found
 
 
 def cli_user(as_user: str | None, users: Mapping[str, object]) -> str | None:

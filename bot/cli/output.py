@@ -44,10 +44,11 @@ def print_reply(reply: Reply, *, as_json: bool, table: str | None = None) -> Non
 
 
 def print_table(kind: str, data: Any) -> bool:
-    """Print `data` as the `kind` table when stdout is a terminal; False otherwise."""
+    """Print `data` as the `kind` table when stdout is a terminal; False otherwise, and
+    when there is no row (the text says "No open incidents." better than an empty grid)."""
     render = TABLES.get(kind)
     console = Console()
-    if render is None or not console.is_terminal:
+    if render is None or not data["items"] or not console.is_terminal:
         return False
     console.print(render(data))
     return True

@@ -108,7 +108,7 @@ class PagingPlanner:
                 zone = schedule.time_zone
                 on_call = tuple(oncall_at(schedule, due))
             reaches = tuple(
-                Reach(r.kind, r.name, _shown_address(r.address), self._user_time(r, due))
+                Reach(r.kind, r.name, redact_url(r.address), self._user_time(r, due))
                 for r in recipients
                 if r.via == target
             )
@@ -130,9 +130,3 @@ class PagingPlanner:
 
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _shown_address(address: str) -> str:
-    """Apprise URLs carry tokens in their password, path or even host (the outbox never
-    logs them): show the scheme and a plain host name, which say where a page goes."""
-    return redact_url(address)

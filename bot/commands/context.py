@@ -14,7 +14,7 @@ from routing.intake.alert import Alert
 from routing.paging.policy import PolicyConfig
 
 Visibility = Literal["ephemeral", "public"]
-Surface = Literal["slack", "discord", "cli", "api"]
+Surface = Literal["slack", "discord", "cli"]  # the REST API has its own (bot.http.identity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ class Actor:
 
     user: str | None
     surface: Surface
-    raw_id: str = ""  # the chat user id (Slack U…, Discord snowflake), empty for cli/api
+    raw_id: str = ""  # the chat user id (Slack U…, Discord snowflake), empty for the cli
     handle: str = ""  # the chat display name, for the timeline when the user is unknown
 
     @property
@@ -31,7 +31,7 @@ class Actor:
         """The name written to the timeline."""
         if self.user:
             return self.user
-        if self.surface in ("cli", "api"):
+        if self.surface == "cli":
             return self.surface
         return f"{self.surface}:{self.handle or self.raw_id}"
 

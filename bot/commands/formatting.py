@@ -108,7 +108,7 @@ def silences_text(views: Sequence[silences.SilenceView], zone: ZoneInfo, prefix:
         s = view.silence
         window = silence_when(view.status, zone)
         if s.recurrence is not None:
-            window = f"every {s.recurrence.describe()}, {window}"
+            window = f"{s.recurrence.describe()}, {window}"
         comment = f" · {s.comment}" if s.comment else ""
         origin = " (config)" if view.origin == "config" else ""
         lines.append(

@@ -13,6 +13,7 @@ from bot.commands.context import Actor, CommandContext, Reply, error_reply
 from bot.commands.escalation import queue_manual_pages
 from bot.commands.model import CommandError, Page
 from bot.commands.specs import example
+from bot.runtime.intake_writer import IntakeUnavailable
 from routing.intake.alert import Alert, AlertStatus, Severity
 from routing.intake.fingerprint import fingerprint_of
 from routing.paging.escalation import Recipient, resolve_targets
@@ -90,7 +91,13 @@ async def page_by_hand(command: Page, actor: Actor, ctx: CommandContext) -> Repl
     page_id = uuid.uuid4().hex
     body = json.dumps({"page": page_id, "target": target, "text": command.text, "by": actor.name})
     alert = manual_alert(target, command.text, actor, page_id)
-    incident_id = await ctx.submit_alert(alert, body.encode())
+    try:
+        incident_id = await ctx.submit_alert(alert, body.encode())
+    except IntakeUnavailable:
+        return error_reply(
+            "page: the alert intake is full or the database is not answering; nobody was "
+            "paged: try again in a few seconds"
+        )
     if incident_id is None:
         return error_reply("page: the alert was stored but opened no incident; nobody was paged")
     item = await asyncio.to_thread(

@@ -211,6 +211,9 @@ def _build_list(args: list[str], prefix: str) -> ListIncidents | CommandError:
     return ListIncidents(scope, service)
 
 
+MAX_SILENCE = timedelta(days=3650)
+
+
 def _build_silence(args: list[str], prefix: str) -> SilenceAlerts | CommandError:
     how = example("silence", prefix)
     target, duration_text, comment = _arg(args, 0), _arg(args, 1), _arg(args, 2)
@@ -235,6 +238,12 @@ def _build_silence(args: list[str], prefix: str) -> SilenceAlerts | CommandError
             )
         if duration <= timedelta(0):
             return CommandError(f"silence: the duration must be longer than 0s: {how}")
+        if duration > MAX_SILENCE:
+            # Past this the end falls off the calendar; a standing mute is a recurring one.
+            return CommandError(
+                f"silence: at most {MAX_SILENCE.days}d; for a standing mute use a weekly "
+                f"window that runs until ended: {prefix} silence {RECURRING_EXAMPLE}"
+            )
     ident = target.removeprefix("#")
     if ident.isascii() and ident.isdigit():
         return SilenceAlerts((), duration, comment, int(ident), recurrence)

@@ -15,7 +15,7 @@ from bot.commands.model import SilenceAlerts, Unsilence
 from routing.basics.duration import format_duration
 from routing.muting import silence_store as silences
 from routing.muting.matcher import Matcher, MatchType
-from routing.muting.silence import Silence, silence_status
+from routing.muting.silence import Silence, SilenceState, silence_status
 from routing.paging.escalation_store import cancel_pending_pages
 from routing.response import incidents
 
@@ -51,7 +51,7 @@ def silence_alerts(
     if recurrence is not None:
         when = silence_when(silence_status(silence, now), zone)
         text = (
-            f"{actor.name} silenced {shown} every {recurrence.describe()} until ended "
+            f"{actor.name} silenced {shown} {recurrence.describe()} until ended "
             f"({when}, id {silence.id}){comment}"
         )
     else:
@@ -69,8 +69,10 @@ def silence_alerts(
     )
     # Someone silencing a page wants it quiet now: pages not yet sent are dropped, and
     # the escalation's next step waits for the silence to end (it runs then if nobody
-    # acknowledged: a snooze, not a stop).
-    cancel_pending_pages(conn, incident_id, now, f"silenced by {actor.name}")
+    # acknowledged: a snooze, not a stop). A weekly window not open yet mutes nothing
+    # now, so it drops nothing either.
+    if silence_status(silence, now).state is SilenceState.ACTIVE:
+        cancel_pending_pages(conn, incident_id, now, f"silenced by {actor.name}")
     return Reply(text, "public", incident_id, True, action="silence", incident=item)
 
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from bot.config.identities import Principal
-from bot.http.fields import MAX_ROW_ID, Text
+from bot.http.fields import MAX_ROW_ID, Text, UtcInstant
 from bot.http.identity import Reader, RefusedActorField, Responder
-from bot.http.problem_docs import problem_response, problem_responses
+from bot.http.problem_docs import openapi_problem, openapi_problems
 from bot.http.readiness import readiness
 from bot.runtime.state import Runtime
 from routing.oncall.report import oncall_report
@@ -28,9 +29,6 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
-# The authenticated caller (bot.http.identity): any role may read; writes need responder.
-Caller = Reader
-Writer = Responder
 Severity = Literal["critical", "error", "warning", "info"]
 # Larger ids cannot exist (INTEGER columns) and would overflow the query: 422, not 500.
 IncidentId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
@@ -44,7 +42,7 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     tags=["health"],
-    responses={503: problem_response(503, "Not ready: the database or a loop of this process")},
+    responses={503: openapi_problem(503, "Not ready: the database or a loop of this process")},
 )
 async def readyz(request: Request) -> Response:
     """Ready: the database answers within a second and every loop this process runs is
@@ -62,7 +60,7 @@ async def metrics(request: Request) -> Response:
 @router.get("/api/v1/alerts", tags=["alerts"])
 def list_alerts(
     request: Request,
-    _caller: Caller,
+    _caller: Reader,
     status: Literal["pending", "firing", "resolved"] | None = None,
     source: Text | None = None,
     service: Text | None = None,
@@ -77,7 +75,7 @@ def list_alerts(
 @router.get("/api/v1/incidents", tags=["incidents"])
 def list_incidents(
     request: Request,
-    _caller: Caller,
+    _caller: Reader,
     status: Literal["triggered", "acknowledged", "resolved", "open"] | None = None,
     service: Text | None = None,
     severity: Severity | None = None,
@@ -95,8 +93,8 @@ def list_incidents(
     return {"items": items}
 
 
-@router.get("/api/v1/incidents/{incident_id}", tags=["incidents"], responses=problem_responses(404))
-def get_incident(request: Request, _caller: Caller, incident_id: IncidentId) -> dict[str, Any]:
+@router.get("/api/v1/incidents/{incident_id}", tags=["incidents"], responses=openapi_problems(404))
+def get_incident(request: Request, _caller: Reader, incident_id: IncidentId) -> dict[str, Any]:
     with runtime(request).read_engine.connect() as conn:
         try:
             return incidents.get_incident(conn, incident_id)
@@ -104,17 +102,17 @@ def get_incident(request: Request, _caller: Caller, incident_id: IncidentId) -> 
             raise HTTPException(404, str(exc)) from exc
 
 
-@router.get("/api/v1/oncall", tags=["oncall"], responses=problem_responses(404))
+@router.get("/api/v1/oncall", tags=["oncall"], responses=openapi_problems(404))
 def get_oncall(
     request: Request,
-    _caller: Caller,
+    _caller: Reader,
     schedule: Text | None = None,
-    at: datetime | None = None,
+    at: UtcInstant | None = None,
     handoffs: Annotated[int, Query(ge=0, le=50)] = 3,
 ) -> dict[str, Any]:
     """Who is on call at `at` (default now; ISO 8601, no zone means UTC) and next."""
     rt = runtime(request)
-    instant = rt.clock() if at is None else (at if at.tzinfo else at.replace(tzinfo=UTC))
+    instant = rt.clock() if at is None else at
     config = rt.settings
     if schedule is None:
         chosen = list(config.schedules)
@@ -123,7 +121,11 @@ def get_oncall(
             chosen = [config.schedule(schedule)]
         except KeyError as exc:
             raise HTTPException(404, str(exc.args[0])) from exc
-    return {"items": oncall_report(chosen, instant.astimezone(UTC), handoffs)}
+    try:
+        return {"items": oncall_report(chosen, instant.astimezone(UTC), handoffs)}
+    except OverflowError:  # a rotation stepped from `at` runs off the calendar
+        error = {"loc": ("query", "at"), "msg": "too far from today to work out the rotations"}
+        raise RequestValidationError([error]) from None
 
 
 class StateChange(BaseModel):
@@ -154,10 +156,10 @@ def _change(
 
 
 @router.post(
-    "/api/v1/incidents/{incident_id}/ack", tags=["incidents"], responses=problem_responses(404, 409)
+    "/api/v1/incidents/{incident_id}/ack", tags=["incidents"], responses=openapi_problems(404, 409)
 )
 def ack_incident(
-    request: Request, caller: Writer, incident_id: IncidentId, body: StateChange | None = None
+    request: Request, caller: Responder, incident_id: IncidentId, body: StateChange | None = None
 ) -> dict[str, Any]:
     result: dict[str, Any] = _change(request, caller, incident_id, "ack", body)
     return result
@@ -166,10 +168,10 @@ def ack_incident(
 @router.post(
     "/api/v1/incidents/{incident_id}/resolve",
     tags=["incidents"],
-    responses=problem_responses(404, 409),
+    responses=openapi_problems(404, 409),
 )
 def resolve_incident(
-    request: Request, caller: Writer, incident_id: IncidentId, body: StateChange | None = None
+    request: Request, caller: Responder, incident_id: IncidentId, body: StateChange | None = None
 ) -> dict[str, Any]:
     result: dict[str, Any] = _change(request, caller, incident_id, "resolve", body)
     return result

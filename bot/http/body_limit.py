@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.runtime.bodies import BodyTooLarge
 from bot.runtime.problems import send_problem
 
 
@@ -22,7 +23,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        detail = f"body exceeds {self.limit} bytes"
+        detail = str(BodyTooLarge(self.limit))  # worded as the webhook lane words it
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
                 await send_problem(send, 413, detail)

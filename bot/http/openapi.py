@@ -21,7 +21,7 @@ from bot.http.problem_docs import (
     DESCRIPTIONS,
     FIELD_ERROR_SCHEMA,
     PROBLEM_SCHEMA,
-    problem_response,
+    openapi_problem,
 )
 
 SECURITY_SCHEMES: dict[str, Any] = {
@@ -62,18 +62,16 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             if path.startswith("/api/"):
                 operation["security"] = [{"bearerAuth": []}]
-                responses.setdefault("401", problem_response(401))
+                responses.setdefault("401", openapi_problem(401))
                 if method != "get":  # writes need the responder role (bot.http.identity)
-                    responses.setdefault("403", problem_response(403))
-                responses.setdefault("503", problem_response(503))
+                    responses.setdefault("403", openapi_problem(403))
+                responses.setdefault("503", openapi_problem(503))
             if "requestBody" in operation:  # not JSON or not UTF-8; too large
-                responses.setdefault("400", problem_response(400))
-                responses.setdefault("413", problem_response(413))
+                responses.setdefault("400", openapi_problem(400))
+                responses.setdefault("413", openapi_problem(413))
             for code in list(responses):
                 if code[0] in "45":
-                    responses[code] = problem_response(
-                        int(code), responses[code].get("description")
-                    )
+                    responses[code] = openapi_problem(int(code), responses[code].get("description"))
             if "422" in responses:
                 responses["422"]["description"] = DESCRIPTIONS[422]
     paths.update(webhook_paths())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.http.problem_docs import problem_response
+from bot.http.problem_docs import openapi_problem
 
 ACCEPTED_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -130,7 +130,7 @@ def _responses(*errors: int) -> dict[str, Any]:
         }
     }
     for status in (*errors, 401, 413, 503):
-        responses[str(status)] = problem_response(status)
+        responses[str(status)] = openapi_problem(status)
     return responses
 
 

@@ -58,7 +58,7 @@ _HEADERS = {
 }
 
 
-def problem_response(status: int, description: str | None = None) -> dict[str, Any]:
+def openapi_problem(status: int, description: str | None = None) -> dict[str, Any]:
     """An OpenAPI response object whose body is a Problem."""
     response: dict[str, Any] = {
         "description": description or DESCRIPTIONS.get(status, "Error"),
@@ -69,6 +69,6 @@ def problem_response(status: int, description: str | None = None) -> dict[str, A
     return response
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def openapi_problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """For a route decorator's `responses=`: the errors this operation can answer."""
-    return {status: problem_response(status) for status in statuses}
+    return {status: openapi_problem(status) for status in statuses}

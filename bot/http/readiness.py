@@ -40,7 +40,8 @@ class DatabaseProbe:
             conn.execute(text("SELECT 1"))
 
     async def check(self, deadline: float) -> str:
-        """One of: ok, down, or no answer within the deadline."""
+        """One of: ok, down, failed (an error other than an unreachable database: a
+        corrupt file, a broken schema), or no answer within the deadline."""
         if self._running is None or self._running.done():
             loop = asyncio.get_running_loop()
             self._running = loop.run_in_executor(self._thread, self._select_one)
@@ -51,9 +52,9 @@ class DatabaseProbe:
         except TimeoutError:
             return f"no answer within {deadline:g}s"
         except Exception as exc:
-            if not is_unavailable(exc):
-                raise
-            return "down"
+            # Not ready either way: /readyz says so (503), never answers 500. The class
+            # only: a driver's message may carry a host name or a parameter.
+            return "down" if is_unavailable(exc) else f"failed: {type(exc).__name__}"
         return "ok"
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from starlette.responses import Response
 
-from bot.http.api import Caller, Writer, runtime
-from bot.http.fields import Text
-from bot.http.identity import RefusedActorField
-from bot.http.problem_docs import problem_responses
+from bot.http.api import runtime
+from bot.http.errors import validation_errors
+from bot.http.fields import CALENDAR, Instant, Text, within_calendar
+from bot.http.identity import Reader, RefusedActorField, Responder
+from bot.http.problem_docs import openapi_problems
 from bot.runtime.problems import problem_response
 from routing.basics.duration import DurationError, parse_duration
 from routing.muting import silence_store
@@ -39,8 +40,8 @@ class SilenceIn(BaseModel):
     )
 
     matchers: list[Text]  # each a matcher or a {a="b", c=~"d"} list
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
     duration: Text | None = None  # "2h", "30m"
     comment: Text = ""
     created_by: RefusedActorField = None  # the caller creates it, not a name in the body
@@ -81,7 +82,12 @@ class SilenceIn(BaseModel):
         start = self.starts_at or now
         if self.ends_at is None and self.duration is None:
             return (self.starts_at, None) if self.recurrence is not None else None
-        return start, self.ends_at or start + parse_duration(self.duration or "0s")
+        if self.ends_at is not None:
+            return start, self.ends_at
+        try:
+            return start, start + parse_duration(self.duration or "0s")
+        except OverflowError:  # past year 9999: refused by the caller, as past LATEST is
+            return start, datetime.max.replace(tzinfo=UTC)
 
 
 def _unprocessable(field: str, message: str) -> Response:
@@ -89,7 +95,7 @@ def _unprocessable(field: str, message: str) -> Response:
 
 
 @router.get("/api/v1/silences")
-def list_silences(request: Request, _caller: Caller) -> dict[str, Any]:
+def list_silences(request: Request, _caller: Reader) -> dict[str, Any]:
     rt = runtime(request)
     with rt.read_engine.connect() as conn:
         views = silence_store.list_current(conn, rt.clock(), rt.settings.silences)
@@ -97,13 +103,15 @@ def list_silences(request: Request, _caller: Caller) -> dict[str, Any]:
 
 
 @router.post("/api/v1/silences", status_code=201, response_model=None)
-def create_silence(request: Request, caller: Writer, body: SilenceIn) -> Any:
+def create_silence(request: Request, caller: Responder, body: SilenceIn) -> Any:
     rt = runtime(request)
     now = rt.clock()
     window = body.window(now)
     if window is None:
         return _unprocessable("body.ends_at", "give exactly one of ends_at and duration")
     starts_at, ends_at = window
+    if ends_at is not None and not within_calendar(ends_at):
+        return _unprocessable("body.duration", f"the silence must end {CALENDAR}")
     if body.recurrence is not None:
         problem = recurrence_problem(body.recurrence, starts_at or now, ends_at)
         if problem is not None:
@@ -120,17 +128,17 @@ def create_silence(request: Request, caller: Writer, body: SilenceIn) -> Any:
             }
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "matchers"
-        return _unprocessable(field, first["msg"].removeprefix("Value error, "))
+        first = validation_errors(exc.errors())[0]
+        # The silence's fields are the body's; its whole-model check is about the window.
+        return _unprocessable(f"body.{first['field'] or 'ends_at'}", first["detail"])
     with rt.engine.begin() as conn:
         stored = silence_store.create(conn, silence, now)
         view = silence_store.get(conn, stored.id or "", now)
     return view.item()
 
 
-@router.delete("/api/v1/silences/{silence_id}", responses=problem_responses(404, 409))
-def delete_silence(request: Request, caller: Writer, silence_id: Text) -> dict[str, Any]:
+@router.delete("/api/v1/silences/{silence_id}", responses=openapi_problems(404, 409))
+def delete_silence(request: Request, caller: Responder, silence_id: Text) -> dict[str, Any]:
     rt = runtime(request)
     try:
         with rt.engine.begin() as conn:

@@ -1,4 +1,5 @@
-"""Size-capped request bodies, for the webhook lane and the chat endpoints alike.
+"""Size-capped request bodies for the webhook lane, which reads its own (plain ASGI).
+Routes FastAPI serves (the REST API, the chat endpoints) are capped by bot.http.body_limit.
 
 A body larger than `max_body_bytes` is refused before it is buffered: at once when the
 Content-Length says so, else as soon as the chunks read so far exceed the limit.
@@ -8,11 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import Receive
-
-from bot.runtime.problems import problem_response
 
 
 class BodyTooLarge(Exception):
@@ -44,17 +41,3 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-async def read_body_capped(request: Request, limit: int) -> bytes:
-    """`read_body` for a Starlette request. The body is cached on the request as
-    Starlette's own `request.body()` does, so a later `await request.body()` (slack-bolt's)
-    returns it without reading again."""
-    body = await read_body(request.receive, request.headers, limit)
-    request._body = body
-    return body
-
-
-def too_large(exc: BodyTooLarge) -> Response:
-    """The 413 answer, worded as the webhook lane words it."""
-    return problem_response(413, str(exc))

@@ -47,7 +47,7 @@ class State(Enum):
 @dataclass(slots=True, eq=False)
 class Pending:
     """A submission and who waits for it: an asyncio future on `loop` (requests) or a
-    thread-safe future (syslog lines, `submit_nowait`)."""
+    thread-safe future (syslog lines, `Intake.offer`)."""
 
     submission: Submission
     future: Future[SubmissionOutcome] | asyncio.Future[SubmissionOutcome]

@@ -44,7 +44,8 @@ class Metrics:
         )
         self.dropped = Counter(
             "firebell_dropped",
-            "Syslog lines dropped unstored, by reason (intake_full, writer_down)",
+            "Syslog lines dropped unstored, by reason "
+            "(intake_full, writer_down, database_unavailable, store_failed)",
             ["reason"],
             registry=self.registry,
         )

@@ -20,6 +20,7 @@ from integrations.notifiers.backoff import (
     should_give_up,
 )
 from routing.intake.alert import Severity
+from routing.intake.dedup import flag_holds
 from routing.paging.outbox import Claimed
 from routing.paging.silence_reminder import KIND as REMINDER_KIND
 from routing.paging.silence_reminder import payload_silence, reminder_text
@@ -60,14 +61,13 @@ def summary_line(alert: Mapping[str, Any], now: datetime | None = None) -> str:
 
 
 def _flapping(alert: Mapping[str, Any], now: datetime | None) -> bool:
+    flapping = bool(alert.get("flapping"))
     until = alert.get("flapping_until")
-    if not alert.get("flapping"):
-        return False
-    if now is None or until is None:
-        return True
-    if until.tzinfo is None:  # SQLite hands back naive UTC
+    if now is None:
+        return flapping
+    if until is not None and until.tzinfo is None:  # SQLite hands back naive UTC
         until = until.replace(tzinfo=UTC)
-    return bool(now < until)
+    return flag_holds(flapping, until, now)
 
 
 def runbook_of(alerts: Sequence[Mapping[str, Any]]) -> str | None:

@@ -17,6 +17,7 @@ import logging
 import os
 import random
 import socket
+import traceback
 import uuid
 from collections.abc import Coroutine, Mapping
 from contextlib import suppress
@@ -311,7 +312,6 @@ class PagingWorker:
             log.warning("notification %s: claim lost before its result was stored", row["id"])
             return row["id"], "lost"
         if applied.outcome != "sent":
-            # The detail never holds the address (apprise URLs carry tokens).
             log.warning("notification %s %s: %s", row["id"], applied.outcome, result.detail)
         return row["id"], applied.outcome
 
@@ -333,7 +333,11 @@ class PagingWorker:
         except TimeoutError:
             return DeliveryResult.retryable(f"no answer within {limit:.0f}s")
         except Exception as exc:  # a notifier bug must not lose the row
-            log.exception("notifier %s raised", getattr(notifier, "kind", "?"))
+            # Its traceback may quote the address (an http:// form the log scrubber does
+            # not know), so it is scrubbed here, as a result's detail is.
+            trace = "".join(traceback.format_exception(exc))
+            kind = getattr(notifier, "kind", "?")
+            log.error("notifier %s raised: %s", kind, scrub_url(trace, address))
             return DeliveryResult.retryable(f"notifier error: {exc.__class__.__name__}")
 
 

@@ -5,8 +5,9 @@ writer as one submission marked `quiet_before`: in the write transaction, with e
 alert's identity row locked (PostgreSQL `FOR UPDATE`; SQLite holds its single write
 lock), each resolve holds only if the alert is still firing and still not seen since
 then. So a line that arrived after the read keeps its alert firing, and when several
-replicas sweep at once (every `serve` and `firebell worker` runs a sweeper) the first
-resolve wins and the others find the alert resolved: one resolve, one resolved event.
+replicas sweep at once (every process with workers runs a sweeper: `serve` without
+`--no-workers`, and `firebell worker`) the first resolve wins and the others find the
+alert resolved: one resolve, one resolved event.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def quiet_submission(rt: Runtime, now: datetime) -> Submission | None:
     """The synthetic resolves due at `now`, or None when nothing is quiet long enough."""
     quiet = rt.settings.sources.nginx.resolve_after
     cutoff = now - quiet
-    with rt.engine.connect() as conn:
+    # A read that need not wait for the writer: the resolve itself re-checks in the write
+    # transaction that no line arrived since (quiet_before).
+    with rt.read_engine.connect() as conn:
         alerts = quiet_alerts(conn, "nginx", cutoff)
     if not alerts:
         return None

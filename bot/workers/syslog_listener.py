@@ -4,8 +4,9 @@ Each message is stored in the inbox like a webhook body; the nginx parser reads 
 payload (the whole error.log line). Lines go to the intake's syslog lane, which is
 bounded (`intake.syslog_queue_size`) and served after every waiting webhook. UDP cannot
 push back: a line that finds the lane full is dropped before it is even parsed, and
-counted in `firebell_dropped_total{reason}`. TCP pushes back instead: the connection
-is not read further until the lane has room again.
+counted in `firebell_dropped_total{reason}`, as is a queued line the writer fails to
+store. TCP pushes back instead: the connection is not read further until the lane has
+room again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import Future
+from functools import partial
 
 from bot.runtime.heartbeats import Heartbeat
 from bot.runtime.intake_queue import Lane
@@ -27,6 +29,7 @@ MAX_TCP_BUFFER = 1 << 20
 LISTENER = "syslog listener"  # its heartbeat's name, as /readyz reports it
 BEAT_EVERY = 0.5  # seconds between heartbeats while the sockets are open
 TCP_ROOM_POLL = 0.02  # seconds between looks for room in the lane (TCP back-pressure)
+STORE_FAILED = "store_failed"  # the drop reason of a queued line the ingest refused
 
 
 def _parse(rt: Runtime, message: bytes) -> Submission | None:
@@ -57,7 +60,7 @@ def _queued(rt: Runtime, submission: Submission, future: Future[SubmissionOutcom
     rt.metrics.received.labels("nginx").inc(len(submission.alerts))
     if submission.unparsed:
         rt.metrics.unparsed.labels("nginx").inc(submission.unparsed)
-    future.add_done_callback(_log_failure)
+    future.add_done_callback(partial(_count_failure, rt))
 
 
 def _submit_datagram(rt: Runtime, message: bytes) -> None:
@@ -87,13 +90,20 @@ async def _submit_frame(rt: Runtime, message: bytes) -> Future[SubmissionOutcome
         except IntakeFull:
             await asyncio.sleep(TCP_ROOM_POLL)
             continue
+        except IntakeUnavailable as exc:  # the writer is down: waiting would never end
+            rt.metrics.dropped.labels(exc.reason).inc()
+            return None
         _queued(rt, submission, future)
         return future
 
 
-def _log_failure(future: Future[SubmissionOutcome]) -> None:
-    exc = future.exception()
+def _count_failure(rt: Runtime, future: Future[SubmissionOutcome]) -> None:
+    """A queued line the writer could not store is dropped too (nobody can retry it):
+    counted like a line the full lane refused, by why (the writer's thread runs this)."""
+    exc = None if future.cancelled() else future.exception()
     if exc is not None:
+        reason = exc.reason if isinstance(exc, IntakeUnavailable) else STORE_FAILED
+        rt.metrics.dropped.labels(reason).inc()
         log.error("syslog message not stored: %s", exc)
 
 

@@ -11,6 +11,14 @@ from pydantic import BeforeValidator, PlainSerializer, PlainValidator, WithJsonS
 from routing.basics.duration import DurationError, format_duration, parse_duration
 
 
+def refuse_unused_key(data: Any, key: str, instead: str) -> Any:
+    """For a model's before-validator: refuse a key firebell once accepted and never
+    read, saying what to write instead (no setting may silently do nothing)."""
+    if isinstance(data, dict) and key in data:
+        raise ValueError(f"{key}: {instead}")
+    return data
+
+
 def _duration(value: Any) -> timedelta:
     try:
         return parse_duration(value)

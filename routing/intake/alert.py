@@ -59,5 +59,22 @@ class Alert:
 UNKNOWN_SERVICE = "unknown"
 
 
+def routing_labels(
+    labels: Mapping[str, str], severity: str, service: str, source: str
+) -> dict[str, str]:
+    """The labels routes, silences and inhibitions match on (and grouping, see
+    routing.intake.grouping.grouping_labels).
+
+    Sources keep their own labels; where a source sent no `severity` (Sentry, Nginx),
+    firebell's normalized severity fills in, so one `severity="critical"` route serves
+    every source. `service` is always the correlated service name.
+    """
+    out = dict(labels)
+    out.setdefault("severity", severity)
+    out["service"] = service
+    out.setdefault("source", source)
+    return out
+
+
 # The states of the incident alerts are grouped into (the `incident.status` column).
 INCIDENT_STATUSES = ("triggered", "acknowledged", "resolved")

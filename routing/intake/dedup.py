@@ -1,6 +1,6 @@
 """Pure dedup decision: what one incoming alert does to the current episode of its fingerprint.
 
-The shell (routing/ingest.py) loads the current episode's `EpisodeState`, calls
+The shell (routing/intake/ingest.py) loads the current episode's `EpisodeState`, calls
 `decide`, and writes back the state it returns. Nothing here does I/O or reads a clock.
 """
 
@@ -121,7 +121,13 @@ def decide(
 
 def still_flapping(state: EpisodeState, now: datetime) -> bool:
     """Whether the flapping flag holds at `now`: set, and not yet quiet for flap_quiet."""
-    return state.flapping and (state.flapping_until is None or now < state.flapping_until)
+    return flag_holds(state.flapping, state.flapping_until, now)
+
+
+def flag_holds(flapping: bool, until: datetime | None, now: datetime) -> bool:
+    """A stored flapping flag (alert.flapping, alert.flapping_until) read at `now`: the
+    flag stays stored until the next flip, but lifts at `until`."""
+    return flapping and (until is None or now < until)
 
 
 def _decide_resolved(prior: EpisodeState | None, now: datetime, policy: DedupPolicy) -> Decision:

@@ -29,7 +29,7 @@ import orjson
 
 from routing.basics.duration import format_duration
 from routing.basics.storable import bounded_key
-from routing.intake.alert import UNKNOWN_SERVICE, Alert
+from routing.intake.alert import UNKNOWN_SERVICE, Alert, routing_labels
 
 GROUP_BY_ALL = "..."  # Alertmanager's group_by: ['...'], every alert its own group
 
@@ -42,14 +42,9 @@ def known_service(service: str) -> str | None:
 def grouping_labels(alert: Alert) -> dict[str, str]:
     """The labels an alert is grouped on: as routes see them (a `severity` and `source`
     where the source sent none, `service` as mapped), without an unknown service."""
-    labels = dict(alert.labels)
-    labels.setdefault("severity", alert.severity.value)
-    labels.setdefault("source", alert.source)
-    service = known_service(alert.service)
-    if service is None:
-        labels.pop("service", None)
-    else:
-        labels["service"] = service
+    labels = routing_labels(alert.labels, alert.severity.value, alert.service, alert.source)
+    if known_service(alert.service) is None:
+        del labels["service"]
     return labels
 
 
@@ -109,9 +104,11 @@ class JoinKind(StrEnum):
 class Join:
     incident_id: int
     kind: JoinKind
-    # Correlation: the sources the incident held and when it last gained an alert.
+    # Correlation: the service shared, the sources the incident held and when it last
+    # gained an alert.
     sources: tuple[str, ...] = ()
     last_alert_at: datetime | None = None
+    service: str | None = None
 
     def reason(self, key: GroupKey, now: datetime, within: timedelta) -> str:
         """One line for the alert's `why`, the timeline and `simulate`."""
@@ -121,7 +118,7 @@ class Join:
         ago = format_duration(max(now - self.last_alert_at, timedelta(0)))
         return (
             f"joined incident #{self.incident_id} by correlation: service "
-            f"{dict(key.labels).get('service')}, it holds alerts of {', '.join(self.sources)} "
+            f"{self.service}, it holds alerts of {', '.join(self.sources)} "
             f"and gained one {ago} ago (grouping.correlate_within {format_duration(within)})"
         )
 
@@ -168,7 +165,9 @@ def choose_incident(
     if not candidates:
         return None
     best = max(candidates, key=lambda i: (i.last_alert_at, -i.id))
-    return Join(best.id, JoinKind.CORRELATED, tuple(sorted(best.sources)), best.last_alert_at)
+    return Join(
+        best.id, JoinKind.CORRELATED, tuple(sorted(best.sources)), best.last_alert_at, service
+    )
 
 
 # (last_alert_at, -id): the larger is the incident correlation prefers.
@@ -194,9 +193,6 @@ class OpenIncidents:
 
     def __contains__(self, incident_id: object) -> bool:
         return incident_id in self._incidents
-
-    def get(self, incident_id: int) -> OpenIncident | None:
-        return self._incidents.get(incident_id)
 
     def add(self, incident: OpenIncident) -> None:
         self.remove(incident.id)
@@ -255,6 +251,7 @@ class OpenIncidents:
             JoinKind.CORRELATED,
             tuple(sorted(incident.sources)),
             incident.last_alert_at,
+            service,
         )
 
     def _rank(self, incident: OpenIncident) -> None:

@@ -7,7 +7,7 @@ database itself takes; here the statements are written once per dialect and run 
 driver's cursor, inside the caller's transaction (same connection), with the two
 conversions the columns need done by hand: UTC datetimes and SQLite's integer booleans.
 
-Column names and storage formats must match routing/tables.py (and SQLAlchemy's SQLite
+Column names and storage formats must match routing/storage/tables.py (and SQLAlchemy's SQLite
 DATETIME text format, which the rest of the code reads and compares).
 """
 

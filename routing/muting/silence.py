@@ -59,10 +59,10 @@ class Recurrence(BaseModel):
         return any(window.contains(local) for window in self.windows)
 
     def describe(self) -> str:
-        """ "sunday 02:00-04:00 (Europe/Madrid)", "every day all day (UTC)"."""
-        days = ", ".join(self.weekdays) or "every day"
+        """ "every sunday 02:00-04:00 (Europe/Madrid)", "every day all day (UTC)"."""
+        days = ", ".join(self.weekdays) or "day"
         times = ", ".join(self.times) or "all day"
-        return f"{days} {times} ({self.time_zone})"
+        return f"every {days} {times} ({self.time_zone})"
 
     def _spans(self, around: datetime) -> list[tuple[datetime, datetime]]:
         """(start, end) UTC of every window opening from the day before `around` to a
@@ -196,7 +196,7 @@ def recurrence_problem(
         return f"its windows never open: {recurrence.describe()}"
     if ends_at is not None and start >= ends_at:
         return (
-            f"no window of {recurrence.describe()} opens before it ends "
+            f"{recurrence.describe()}: no window opens before it ends "
             f"(the next opens at {start.isoformat()})"
         )
     return None

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from routing.basics.field import TimeZone
+from routing.basics.field import TimeZone, refuse_unused_key
 from routing.basics.redact import CREDENTIAL_URL, redact_url
 
 ChannelKind = Literal["slack", "discord", "apprise"]
@@ -97,13 +97,12 @@ class User(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_email_key(cls, data: Any) -> Any:
-        # `email` was accepted and never read: say what pages someone by email instead.
-        if isinstance(data, dict) and "email" in data:
-            raise ValueError(
-                "email: firebell does not read it; to page someone by email, add an "
-                'apprise mailto:// URL to their contacts (contacts: ["mailto://..."])'
-            )
-        return data
+        return refuse_unused_key(
+            data,
+            "email",
+            "firebell does not read it; to page someone by email, add an "
+            'apprise mailto:// URL to their contacts (contacts: ["mailto://..."])',
+        )
 
 
 class Team(BaseModel):

@@ -39,7 +39,7 @@ from routing.basics.clock import (
     weekday_number,
     weekday_set,
 )
-from routing.basics.field import Duration, TimeZone
+from routing.basics.field import Duration, TimeZone, refuse_unused_key
 from routing.oncall.people import Name
 
 # Rotations without `start` count from this fixed Monday, so results never depend on
@@ -131,13 +131,12 @@ class Layer(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_name_key(cls, data: Any) -> Any:
-        # `name` was accepted and shown nowhere: a label for the reader is a YAML comment.
-        if isinstance(data, dict) and "name" in data:
-            raise ValueError(
-                "name: a layer has no name firebell uses; write it as a YAML comment "
-                "(- {rotation: weekly, members: [...]}  # weekday cover)"
-            )
-        return data
+        return refuse_unused_key(
+            data,
+            "name",
+            "a layer has no name firebell uses; write it as a YAML comment "
+            "(- {rotation: weekly, members: [...]}  # weekday cover)",
+        )
 
     @model_validator(mode="after")
     def _consistent(self) -> Layer:

@@ -212,7 +212,7 @@ def channel_row(
     step: str | None = None,
 ) -> dict[str, Any]:
     """An outbox row posting about an incident to a route's channel (its first post, or
-    a later update or reminder from routing/follow_up_pass.py)."""
+    a later update or reminder from routing/paging/follow_up_pass.py)."""
     return {
         "incident_id": incident_id,
         "escalation_id": None,

@@ -4,12 +4,13 @@
   when the mute ends while it is still unacknowledged, it is paged then, once
   (`decide_release`). Alertmanager does the same at its next flush; PagerDuty users
   expect a page as soon as nothing mutes a triggered incident.
-- A route's channels hear about an incident once when it opens (routing/paging.py), then,
-  with Alertmanager's timers, once more per `group_interval` when new alerts joined, and
-  every `repeat_interval` while nobody acknowledged it (`decide_feed`).
+- A route's channels hear about an incident once when it opens
+  (routing/paging/escalation_store.py), then, with Alertmanager's timers, once more per
+  `group_interval` when new alerts joined, and every `repeat_interval` while nobody
+  acknowledged it (`decide_feed`).
 
 The shell is routing/paging/follow_up_store.py (rows written with the paging decision) and
-routing/follow_up_pass.py (the worker's periodic pass).
+routing/paging/follow_up_pass.py (the worker's periodic pass).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ holds for incidents that opened muted, channel feeds for a route's later posts.
 
 Called by escalation_store.start_paging (the ingest transaction) and by silence_store
 (ending a silence early makes the incidents it held due at once). The worker's pass that
-acts on these rows is routing/follow_up_pass.py; the decisions are routing/follow_up.py.
+acts on these rows is routing/paging/follow_up_pass.py; the decisions are
+routing/paging/follow_up.py.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ delivers outside any transaction, then records the outcome in a second one. A cr
 between sending and recording is the only way a message goes out twice; a crash
 before sending delays it until the claim runs out.
 
-Most rows are about an incident; a silence reminder (routing/silence_reminder.py) is
+Most rows are about an incident; a silence reminder (routing/paging/silence_reminder.py) is
 about a silence and has no incident.
 """
 

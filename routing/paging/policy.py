@@ -1,6 +1,6 @@
 """The routing-policy sections of the config file (people, schedules, routes, muting).
 
-The config loader (bot/config.py) inherits PolicyConfig so all sections load from one
+The config loader (bot/config/) inherits PolicyConfig so all sections load from one
 file. Field errors carry pydantic's location; cross-reference errors (a route naming an
 unknown policy, a team with an unknown member) name their path in the message.
 Treat a loaded config as immutable: lookups and the compiled route tree are cached.

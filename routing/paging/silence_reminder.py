@@ -1,7 +1,7 @@
 """Silence reminders, pure: which silences end soon, which channels hear of it, and the text.
 
 Before a silence ends, the team of the person who made it is told in its channels, so
-nobody is surprised when the alerts it muted page again. The shell (bot/paging_worker.py
+nobody is surprised when the alerts it muted page again. The shell (bot/workers/paging_worker.py
 and routing/paging/silence_reminder_store.py) loads the silences, calls `due_reminders` each
 worker pass and queues one outbox row per silence, end time and channel.
 """
@@ -19,7 +19,7 @@ from routing.muting.silence import Silence, expiring_soon
 from routing.paging.policy import PolicyConfig
 from routing.paging.triage import address_digest, silence_label
 
-# How long before its end a silence is reminded of. bot/config.py has no setting for it;
+# How long before its end a silence is reminded of. bot/config/ has no setting for it;
 # PagingWorker(reminder_lead=...) overrides it for a process (and for tests).
 DEFAULT_LEAD = timedelta(minutes=15)
 KIND = "silence_reminder"  # notification.kind (the column holds 16 characters)
@@ -216,7 +216,7 @@ def reminder_text(
     if silence.comment:
         lines.append(f"Comment: {silence.comment}")
     if silence.recurrence is not None:
-        lines.append(f"It recurs every {silence.recurrence.describe()}: this window ends then.")
+        lines.append(f"It recurs {silence.recurrence.describe()}: this window ends then.")
     lines.append("The alerts it mutes will notify again once it ends.")
     comment = f" {silence.comment}" if silence.comment else ""
     extend_args = f"{matchers} DURATION{comment}"

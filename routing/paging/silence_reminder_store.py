@@ -1,7 +1,7 @@
 """Queue silence reminders into the outbox (the store of routing.paging.silence_reminder).
 
 The worker calls `queue_reminders` each pass. Queued rows are delivered, retried and
-counted like pages (routing/outbox.py). Exactly once per silence, end and channel: the
+counted like pages (routing/paging/outbox.py). Exactly once per silence, end and channel: the
 outbox's unique `dedup_key` turns a second replica's identical insert into a no-op,
 and a read of the keys first keeps passes that find nothing new free of writes.
 """

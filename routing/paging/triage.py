@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from routing.intake.alert import routing_labels as routing_labels
 from routing.muting.inhibition import inhibited_by
 from routing.muting.silence import Silence, silencing
 from routing.muting.tree import DEFAULT_GROUP_INTERVAL, DEFAULT_REPEAT_INTERVAL
@@ -38,7 +39,7 @@ class ChannelNotice:
     address: str
     route_path: str
     due_at: datetime
-    # The route's Alertmanager timers for later posts (routing/follow_up.py).
+    # The route's Alertmanager timers for later posts (routing/paging/follow_up.py).
     group_interval: timedelta = DEFAULT_GROUP_INTERVAL
     repeat_interval: timedelta = DEFAULT_REPEAT_INTERVAL
 
@@ -51,22 +52,6 @@ class Triage:
     route_path: str | None = None
     escalations: tuple[EscalationStart, ...] = ()
     channels: tuple[ChannelNotice, ...] = ()
-
-
-def routing_labels(
-    labels: Mapping[str, str], severity: str, service: str, source: str
-) -> dict[str, str]:
-    """The labels routes, silences and inhibitions match on.
-
-    Sources keep their own labels; where a source sent no `severity` (Sentry, Nginx),
-    firebell's normalized severity fills in, so one `severity="critical"` route serves
-    every source. `service` is always the correlated service name.
-    """
-    out = dict(labels)
-    out.setdefault("severity", severity)
-    out["service"] = service
-    out.setdefault("source", source)
-    return out
 
 
 def silence_label(silence: Silence, index: int) -> str:

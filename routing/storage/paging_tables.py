@@ -133,7 +133,7 @@ class PagingDecisionRow(SQLModel, table=True):
 
 class PagingHoldRow(SQLModel, table=True):
     """An incident that opened (or reopened) with every alert muted: it pages nobody until
-    the mute ends, then once (routing/follow_up.py decides, follow_up_pass.py acts).
+    the mute ends, then once (routing/paging/follow_up.py decides, follow_up_pass.py acts).
 
     One row per incident opening (`round`); `state` goes held -> paged or dropped.
     `recheck_at` is when the worker looks again: the muting silence's end, or soon for

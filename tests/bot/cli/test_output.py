@@ -82,6 +82,20 @@ def test_json_errors_go_to_stderr_as_json(config: Path, capsys: pytest.CaptureFi
     assert json.loads(captured.err) == {"error": "no incident #9 (see firebell incident list all)"}
 
 
+def test_options_after_the_words_are_options_not_words(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # argparse leaves everything after the command's first word among the words:
+    # `--config`, `--as` and `--json` there must still act as the options they are.
+    listed = _json(capsys, "incident", "list", "all", "--json", "--config", str(config))
+    assert listed == {"items": [], "truncated": False}
+    assert main(["incident", "note", "1", "x", f"--config={config}", "--as=bob"]) == 1
+    assert "no incident #1" in capsys.readouterr().err  # ran as bob, on this config
+
+    assert main(["incident", "list", "--config"]) == 2
+    assert capsys.readouterr().err == "firebell: --config needs a value\n"
+
+
 def _run_in_terminal(argv: list[str]) -> str:
     """Run the real `firebell` in a pseudo-terminal (what an operator's shell gives it)."""
     leader, follower = pty.openpty()
@@ -119,6 +133,9 @@ def test_a_terminal_gets_tables_and_a_pipe_gets_text(config: Path) -> None:
     assert "db is down" in shown
     shown = _run_in_terminal(["oncall", "--config", str(config)])
     assert "on call now" in shown and "primary (Europe/Berlin)" in shown
+    # No rows: the sentence, not an empty grid.
+    shown = _run_in_terminal(["incident", *cfg, "list", "resolved"])
+    assert "│" not in shown and "No resolved incidents." in shown
 
     piped = subprocess.run(
         [sys.executable, "-m", "bot.cli", "incident", *cfg, "list"],

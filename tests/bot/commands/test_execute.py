@@ -19,8 +19,10 @@ from bot.commands import (
     execute,
     parse_command,
 )
+from bot.runtime.intake_writer import IntakeFull
 from bot.workers.paging_worker import install_paging
 from routing.oncall.schedule import oncall_at
+from routing.paging.escalation_steps import run_due_escalations
 from routing.paging.escalation_store import escalations_of
 from routing.paging.outbox import notifications_of
 from routing.response import incidents
@@ -326,6 +328,23 @@ def test_page_opens_an_incident_and_queues_pages_now(database_url: str) -> None:
     with_world(database_url, body)
 
 
+def test_a_page_while_the_intake_refuses_says_nobody_was_paged(database_url: str) -> None:
+    async def body(world: ChatWorld, changes: list[tuple[int, str]]) -> None:
+        async def full(submission: object) -> None:
+            raise IntakeFull("request lane full")
+
+        real = world.rt.intake.submit
+        world.rt.intake.submit = full  # type: ignore[method-assign]
+        reply = await call(world, "page bob the database is down")
+        world.rt.intake.submit = real  # type: ignore[method-assign]
+        assert not reply.ok and not reply.changed
+        assert reply.text.startswith("page: the alert intake is full or the database is not")
+        with world.rt.engine.connect() as conn:
+            assert incidents.list_incidents(conn) == []
+
+    with_world(database_url, body)
+
+
 def test_run_names_missing_playbooks(database_url: str) -> None:
     async def body(world: ChatWorld, changes: list[tuple[int, str]]) -> None:
         iid = await world.incident()
@@ -343,3 +362,35 @@ def test_run_names_missing_playbooks(database_url: str) -> None:
         assert (await call(world, "run 99 x")).text == "no incident #99 (see /incident list all)"
 
     with_world(database_url, body)
+
+
+def test_a_weekly_silence_not_open_yet_drops_no_pages_of_the_incident(database_url: str) -> None:
+    two_steps = [{"notify": ["schedule:primary"], "wait": "10m"}] * 2
+    config = settings_data(
+        database_url,
+        escalation_policies=[{"name": "default", "steps": two_steps}],
+        route={"receiver": {"escalation": "default"}},
+    )
+
+    def statuses(world: ChatWorld, iid: int) -> set[str]:
+        with world.rt.engine.connect() as conn:
+            return {row["status"] for row in notifications_of(conn, iid)}
+
+    async def go() -> None:
+        def no_deliveries(app: Any, rt: Any) -> None:
+            install_paging(rt, background=False)  # pages stay pending, unclaimed
+
+        async with ChatWorld.open(config, install=no_deliveries) as world:
+            iid = await world.incident()
+            with world.rt.engine.begin() as conn:
+                run_due_escalations(conn, world.rt.settings, NOW)  # step 1's pages
+            assert statuses(world, iid) == {"pending"}
+            # NOW is a Monday 10:00 UTC: Wednesday's window is not open.
+            reply = await call(world, f"silence {iid} every:wed/02:00-04:00")
+            assert "next window" in reply.text
+            assert statuses(world, iid) == {"pending"}
+
+            await call(world, f"silence {iid} 1h")  # in force now: the snooze drops them
+            assert statuses(world, iid) == {"cancelled"}
+
+    asyncio.run(go())

@@ -246,3 +246,10 @@ def test_text_no_database_stores_is_refused_by_name(command: object) -> None:
     result = command()  # type: ignore[operator]
     assert isinstance(result, CommandError)
     assert "NUL character or a lone surrogate" in result.message
+
+
+def test_a_silence_longer_than_ten_years_points_to_a_recurring_one() -> None:
+    result = parse_command("silence service=api 999999999d forever")
+    assert isinstance(result, CommandError)
+    assert result.message.startswith("silence: at most 3650d; for a standing mute use a weekly")
+    assert isinstance(parse_command("silence service=api 3650d long"), SilenceAlerts)

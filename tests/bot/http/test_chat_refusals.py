@@ -133,6 +133,15 @@ def test_discord_garbage_is_401_or_400_never_500(tmp_path: Path) -> None:
                     "/discord/interactions", content=body, headers=signer.headers(body)
                 )
                 assert_refused(response, {400})
+            # Not JSON and JSON that is not an object are the same refusal.
+            answers = []
+            for body in (b"not json", b"[]"):
+                response = await world.http.post(
+                    "/discord/interactions", content=body, headers=signer.headers(body)
+                )
+                answers.append(response.json())
+            assert answers[0] == answers[1]
+            assert answers[0]["field"] == "body", answers[0]
             assert (
                 await world.http.post("/discord/interactions", content=b"{}")
             ).status_code == 401

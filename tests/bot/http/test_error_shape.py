@@ -107,6 +107,43 @@ def test_nul_in_rest_text_is_422_naming_the_field(database_url: str) -> None:
     in_world(database_url, body)
 
 
+def test_times_off_the_calendar_are_422_naming_the_field(database_url: str) -> None:
+    # Python's datetime ends at years 1 and 9999: converting such a time to UTC, adding a
+    # duration to it or stepping a rotation from it raised OverflowError (500), and an
+    # ends_at of 9999-12-31T23:59:59-14:00 reached the INSERT (500) on both databases.
+    long_rotation = {
+        "name": "long",
+        "layers": [{"rotation": "custom", "length": "1000d", "members": ["alice", "bob"]}],
+    }
+
+    async def body(world: ChatWorld) -> None:
+        oncall = "/api/v1/oncall"
+        for query in (
+            {"at": "9999-12-31T23:59:59-14:00"},
+            {"at": "0001-01-01T00:00:00+14:00"},
+            {"at": "9998-12-30T00:00:00", "schedule": "long", "handoffs": "50"},
+        ):
+            response = await world.http.get(oncall, params=query, headers=AUTH)
+            assert_problem(response, 422, "query.at")
+        assert (await world.http.get(oncall, params={"at": "2026-03-02"}, headers=AUTH)).is_success
+
+        silences = "/api/v1/silences"
+        api = ['service="api"']
+        for extra, field in (
+            ({"duration": "999999999d"}, "body.duration"),
+            ({"starts_at": "9998-12-30T00:00:00Z", "duration": "2d"}, "body.duration"),
+            ({"ends_at": "9999-12-31T23:59:59-14:00"}, "body.ends_at"),
+            ({"starts_at": "0001-01-01T00:00:00+14:00", "duration": "1h"}, "body.starts_at"),
+        ):
+            silence = {"matchers": api, **extra}
+            response = await world.http.post(silences, json=silence, headers=AUTH)
+            assert_problem(response, 422, field)
+        listed = await world.http.get(silences, headers=AUTH)
+        assert listed.status_code == 200 and listed.json()["items"] == []
+
+    in_world(database_url, body, schedules=[*settings_data("")["schedules"], long_rotation])
+
+
 def test_every_kind_of_refusal_has_the_one_shape(database_url: str) -> None:
     async def body(world: ChatWorld) -> None:
         http = world.http

@@ -100,7 +100,7 @@ def test_invalid_silences_name_the_field(database_url: str) -> None:
 
             everything = await post({"matchers": ['service=~".*"'], "duration": "1h"})
             assert everything.status_code == 422
-            assert everything.json()["field"] == "matchers"
+            assert everything.json()["field"] == "body.matchers"
             assert "would silence everything" in everything.json()["detail"]
 
             bad_duration = await post({"matchers": ['service="api"'], "duration": "soon"})
@@ -130,5 +130,6 @@ def test_invalid_silences_name_the_field(database_url: str) -> None:
             )
             assert backwards.status_code == 422
             assert "ends_at must be after starts_at" in backwards.json()["detail"]
+            assert backwards.json()["field"] == "body.ends_at"
 
     asyncio.run(go())

@@ -144,3 +144,20 @@ def test_the_listener_beats_while_its_sockets_are_open_and_is_dead_once_closed(
             assert unready_parts([beat], now, 10.0) == {LISTENER: "dead"}
 
     asyncio.run(scenario())
+
+
+def test_a_queued_line_the_writer_fails_to_store_is_counted_dropped(database_url: str) -> None:
+    port = free_port()
+
+    def refuse(*_args: Any) -> None:
+        raise RuntimeError("refused in the transaction")
+
+    async def scenario() -> None:
+        async with running(database_url, port, 10) as rt:
+            rt.intake.in_transaction.append(refuse)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                udp.sendto(datagram(1), ("127.0.0.1", port))
+            await eventually(lambda: dropped(rt, "store_failed") == 1)
+            assert stored(rt) == 0 and dropped(rt) == 0  # not for want of room
+
+    asyncio.run(scenario())

@@ -114,7 +114,7 @@ def test_another_source_correlates_only_within_the_window() -> None:
     sentry = incident(1, "api", {"sentry"}, 0, key("sentry", service="api"))
     disk = key(AM, service="api", alertname="Disk")
     joined = choose_incident(disk, "api", T0 + WINDOW, WINDOW, [sentry])
-    assert joined == Join(1, JoinKind.CORRELATED, ("sentry",), T0)
+    assert joined == Join(1, JoinKind.CORRELATED, ("sentry",), T0, "api")
     assert "gained one 15m ago" in joined.reason(disk, T0 + WINDOW, WINDOW)
     later = T0 + WINDOW + timedelta(seconds=1)
     assert choose_incident(disk, "api", later, WINDOW, [sentry]) is None
@@ -140,3 +140,12 @@ def test_correlation_prefers_the_most_recently_active_incident_then_the_oldest()
     own = incident(4, "api", {AM}, 6, key(AM, service="api", alertname="Cpu"))
     index = OpenIncidents([own])
     assert index.choose(disk, "api", T0 + timedelta(minutes=6), WINDOW) is None
+
+
+def test_a_correlation_names_the_service_even_when_group_by_leaves_it_out() -> None:
+    # group_by: [alertname]: the key carries no service, the correlation still has one.
+    sentry = incident(1, "api", {"sentry"}, 0, key("sentry", service="api"))
+    disk = GroupKey.of(AM, {"service": "api", "alertname": "Disk"}, ("alertname",))
+    joined = choose_incident(disk, "api", T0, WINDOW, [sentry])
+    assert joined is not None and joined.kind is JoinKind.CORRELATED
+    assert "service api," in joined.reason(disk, T0, WINDOW)

@@ -279,6 +279,21 @@ def test_the_text_without_chat_and_for_a_config_silence() -> None:
         reminder_text(silence(None, recurrence=WEEKLY), "api", NOW)
 
 
+@pytest.mark.parametrize(
+    ("recurrence", "said"),
+    [
+        (WEEKLY, "It recurs every monday 09:00-11:00 (UTC)"),
+        ({"times": ["09:00-11:00"]}, "It recurs every day 09:00-11:00 (UTC)"),
+    ],
+)
+def test_the_text_of_a_recurring_window_says_when_it_recurs(
+    recurrence: dict[str, Any], said: str
+) -> None:
+    _, text = reminder_text(silence(recurrence=recurrence), "api", NOW)
+    assert said in text
+    assert "every every" not in text
+
+
 # ------------------------------------------------------------------ properties
 
 
