@@ -86,7 +86,7 @@ def _read(
     if isinstance(command, ListIncidents):
         return list_incidents(conn, command, now)
     if isinstance(command, ShowIncident):
-        return show_incident(conn, command, zone)
+        return show_incident(conn, command, now, zone)
     if isinstance(command, ListSilences):
         return list_silences(conn, ctx, now, zone)
     raise TypeError(f"not a read-only database command: {command!r}")

@@ -38,8 +38,8 @@ def list_incidents(conn: Connection, command: ListIncidents, now: datetime) -> R
     return Reply("\n".join(lines), data=data)
 
 
-def show_incident(conn: Connection, command: ShowIncident, zone: ZoneInfo) -> Reply:
-    item = incidents.get_incident(conn, command.incident_id)
+def show_incident(conn: Connection, command: ShowIncident, now: datetime, zone: ZoneInfo) -> Reply:
+    item = incidents.get_incident(conn, command.incident_id, now=now)
     return Reply(show_text(item, zone), incident_id=command.incident_id, incident=item, data=item)
 
 

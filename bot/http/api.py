@@ -67,8 +67,9 @@ def list_alerts(
     severity: Severity | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    flt = incidents.AlertFilter(status, source, service, severity, limit=limit)
-    with runtime(request).read_engine.connect() as conn:
+    rt = runtime(request)
+    flt = incidents.AlertFilter(status, source, service, severity, limit=limit, now=rt.clock())
+    with rt.read_engine.connect() as conn:
         return {"items": incidents.list_alerts(conn, flt)}
 
 
@@ -95,9 +96,10 @@ def list_incidents(
 
 @router.get("/api/v1/incidents/{incident_id}", tags=["incidents"], responses=openapi_problems(404))
 def get_incident(request: Request, _caller: Reader, incident_id: IncidentId) -> dict[str, Any]:
-    with runtime(request).read_engine.connect() as conn:
+    rt = runtime(request)
+    with rt.read_engine.connect() as conn:
         try:
-            return incidents.get_incident(conn, incident_id)
+            return incidents.get_incident(conn, incident_id, now=rt.clock())
         except incidents.IncidentNotFound as exc:
             raise HTTPException(404, str(exc)) from exc
 

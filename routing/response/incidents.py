@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.exc import OperationalError
 
 from routing.intake.alert import INCIDENT_STATUSES as INCIDENT_STATUSES
+from routing.intake.dedup import flag_holds
 from routing.storage.tables import AlertIdentity, AlertRow, IncidentRow
 from routing.storage.timeline import TIMELINE as TIMELINE
 from routing.storage.timeline import add_timeline as add_timeline
@@ -42,13 +43,19 @@ class AlertFilter:
     severity: str | None = None
     incident_id: int | None = None
     limit: int = 100
+    # The instant the alerts' flapping flags are read at (they lift at flapping_until);
+    # None shows them as stored.
+    now: datetime | None = None
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def alert_item(row: Any) -> dict[str, Any]:
+def alert_item(row: Any, now: datetime | None = None) -> dict[str, Any]:
+    flapping = (
+        row["flapping"] if now is None else flag_holds(row["flapping"], row["flapping_until"], now)
+    )
     return {
         "id": row["id"],
         "fingerprint": row["fingerprint"],
@@ -68,9 +75,9 @@ def alert_item(row: Any) -> dict[str, Any]:
         "starts_at": _iso(row["starts_at"]),
         "ends_at": _iso(row["ends_at"]),
         "resolved_at": _iso(row["resolved_at"]),
-        "flapping": row["flapping"],
+        "flapping": flapping,
         # The flag lifts at this time unless the alert flips again (grouping.flap_quiet).
-        "flapping_until": _iso(row["flapping_until"]) if row["flapping"] else None,
+        "flapping_until": _iso(row["flapping_until"]) if flapping else None,
         "incident_id": row["incident_id"],
         "why": {
             "fingerprint_fields": row["fingerprint_fields"],
@@ -125,7 +132,7 @@ def list_alerts(conn: Connection, flt: AlertFilter) -> list[dict[str, Any]]:
     ):
         if value is not None:
             query = query.where(column == value)
-    return [alert_item(r) for r in conn.execute(query).mappings()]
+    return [alert_item(r, flt.now) for r in conn.execute(query).mappings()]
 
 
 def list_incidents(
@@ -150,13 +157,17 @@ def list_incidents(
     return [incident_item(r) for r in conn.execute(query).mappings()]
 
 
-def get_incident(conn: Connection, incident_id: int, *, details: bool = True) -> dict[str, Any]:
+def get_incident(
+    conn: Connection, incident_id: int, *, details: bool = True, now: datetime | None = None
+) -> dict[str, Any]:
     row = conn.execute(select(INCIDENT).where(INCIDENT.c.id == incident_id)).mappings().first()
     if row is None:
         raise IncidentNotFound(f"no incident #{incident_id}")
     item = incident_item(row)
     if details:
-        item["alerts"] = list_alerts(conn, AlertFilter(incident_id=incident_id, limit=1000))
+        item["alerts"] = list_alerts(
+            conn, AlertFilter(incident_id=incident_id, limit=1000, now=now)
+        )
         timeline = conn.execute(
             select(TIMELINE).where(TIMELINE.c.incident_id == incident_id).order_by(TIMELINE.c.id)
         ).mappings()

@@ -102,6 +102,13 @@ def test_flap_quiet_is_measured_from_the_last_flip(database_url: str) -> None:
         run(client, worker, clock)
         assert len(sink.requests) == sent
         assert incident(client)["alerts"][0]["flapping"] is True
+        # No flip for flap_quiet: the API shows the flag lifted, as paging reads it,
+        # though the stored flag stays until the next flip.
+        clock.advance(minutes=11)
+        [alert] = incident(client)["alerts"]
+        assert alert["flapping"] is False and alert["flapping_until"] is None
+        listed = client.get("/api/v1/alerts").json()["items"]
+        assert [a["flapping"] for a in listed] == [False]
 
 
 def test_a_flapping_alert_in_an_open_incident_is_shown_on_its_timeline(
