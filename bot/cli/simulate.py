@@ -22,7 +22,7 @@ from bot.cli.simulate_render import render_json, render_text
 from bot.cli.simulate_report import AlertReport, Simulation
 from bot.config import Settings
 from bot.runtime.state import ingest_policy
-from integrations.sources import SOURCES, PayloadError, SourceOptions
+from integrations.sources import SOURCES, PayloadError
 from routing.intake.alert import Alert
 from routing.intake.ingest import ingest
 from routing.intake.submission import IncidentEventKind, Submission
@@ -39,16 +39,6 @@ from routing.storage.database import is_sqlite, make_engine
 from routing.storage.migrate import upgrade
 
 
-def _options(settings: Settings, source: str) -> SourceOptions:
-    own: Mapping[str, str] = {}
-    if source.startswith("sentry"):
-        own = settings.sources.sentry.services
-    elif source == "nginx":
-        own = settings.sources.nginx.services
-    zone = settings.sources.nginx.time_zone  # only Nginx lines carry zoneless times
-    return SourceOptions(services={**settings.services, **own}, time_zone=zone)
-
-
 def run_simulation(
     settings: Settings, source: str, body: bytes, headers: Mapping[str, str], at: datetime
 ) -> Simulation:
@@ -59,7 +49,7 @@ def run_simulation(
             source, at, error=f"unknown source {source!r}; known: {', '.join(sorted(SOURCES))}"
         )
     try:
-        result = SOURCES[source].parse(body, headers, _options(settings, source))
+        result = SOURCES[source].parse(body, headers, settings.source_options(source))
     except PayloadError as exc:
         return Simulation(
             source, at, error=f"payload rejected ({exc.status_code}): {exc.field}: {exc.message}"

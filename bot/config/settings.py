@@ -31,6 +31,7 @@ from bot.config.identities import (
 )
 from bot.config.secrets import database_password, redact_database_url, redact_secrets, secrets_in
 from bot.config.sources import Sources
+from integrations.sources.base import SourceOptions
 from routing.muting.tree import ROOT_DEFAULTS, RouteNode, compile_tree
 from routing.paging.policy import PolicyConfig
 from routing.storage.database import sqlalchemy_url
@@ -133,6 +134,24 @@ class Settings(PolicyConfig):
     def _strip_slash(cls, value: str | None) -> str | None:
         # Links are built as f"{public_url}/incidents/42".
         return value.rstrip("/") if value else value
+
+    @cached_property
+    def _source_options(self) -> dict[str, SourceOptions]:
+        # A source's own map wins over the global alias map; only Nginx lines carry
+        # zoneless times. Built once: the syslog listener asks for every line.
+        sentry, nginx = self.sources.sentry, self.sources.nginx
+        return {
+            "sentry": SourceOptions(services={**self.services, **sentry.services}),
+            "nginx": SourceOptions(
+                services={**self.services, **nginx.services}, time_zone=nginx.time_zone
+            ),
+            "": SourceOptions(services=dict(self.services)),
+        }
+
+    def source_options(self, source: str) -> SourceOptions:
+        """How `source`'s payloads are read (`sentry` and `sentry-legacy` share one map)."""
+        family = "sentry" if source.startswith("sentry") else source
+        return self._source_options.get(family, self._source_options[""])
 
     @cached_property
     def route_tree(self) -> RouteNode:

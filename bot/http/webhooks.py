@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,7 +20,7 @@ from bot.runtime.bodies import BodyTooLarge, ClientGone, read_body
 from bot.runtime.intake_writer import DatabaseUnavailable, IntakeUnavailable
 from bot.runtime.problems import RETRY_AFTER_SECONDS, problem, send_json
 from bot.runtime.state import Runtime
-from integrations.sources import SOURCES, PayloadError, SourceOptions
+from integrations.sources import SOURCES, PayloadError
 from integrations.sources.base import AlertRefused, ParseResult
 from integrations.sources.payload import header
 from integrations.sources.sentry_signature import (
@@ -76,9 +76,7 @@ Authorizer = Callable[[Mapping[str, str], bytes], bool | str]
 Handler = Callable[[Runtime, Inbound, str], Awaitable[Answer]]  # (runtime, request, token)
 
 
-async def receive(
-    rt: Runtime, inbound: Inbound, source_name: str, authorize: Authorizer, options: SourceOptions
-) -> Answer:
+async def receive(rt: Runtime, inbound: Inbound, source_name: str, authorize: Authorizer) -> Answer:
     metrics = rt.metrics
     headers, body = inbound.headers, inbound.body
     verdict = authorize(headers, body)
@@ -88,7 +86,7 @@ async def receive(
         return error(401, message, headers={"WWW-Authenticate": "Bearer"})
     source = SOURCES[source_name]
     try:
-        result = source.parse(body, headers, options)
+        result = source.parse(body, headers, rt.settings.source_options(source_name))
     except AlertRefused as exc:  # the body's only alert: refused, the body still kept
         result = ParseResult([], refused=[exc])
     except PayloadError as exc:
@@ -150,11 +148,6 @@ def partly_refused(refused: list[AlertRefused], stored: dict[str, object]) -> An
     )
 
 
-def _services(rt: Runtime, own: Mapping[str, str]) -> SourceOptions:
-    # A source's own mapping wins over the global alias map.
-    return SourceOptions(services={**rt.settings.services, **own})
-
-
 def _bearer(allowed: list[str], open_access: bool) -> Authorizer:
     def check(headers: Mapping[str, str], _body: bytes) -> bool:
         return open_access or token_allowed(bearer_token(headers), allowed)
@@ -180,7 +173,7 @@ async def alertmanager_webhook(rt: Runtime, inbound: Inbound, _token: str) -> An
             return True
         return token_allowed(bearer_token(headers), tokens)
 
-    return await receive(rt, inbound, "alertmanager", authorize, _services(rt, {}))
+    return await receive(rt, inbound, "alertmanager", authorize)
 
 
 async def sentry_webhook(rt: Runtime, inbound: Inbound, _token: str) -> Answer:
@@ -202,7 +195,7 @@ async def sentry_webhook(rt: Runtime, inbound: Inbound, _token: str) -> Answer:
             )
         return True
 
-    return await receive(rt, inbound, "sentry", authorize, _services(rt, conf.services))
+    return await receive(rt, inbound, "sentry", authorize)
 
 
 async def sentry_legacy_webhook(rt: Runtime, inbound: Inbound, token: str) -> Answer:
@@ -215,22 +208,21 @@ async def sentry_legacy_webhook(rt: Runtime, inbound: Inbound, token: str) -> An
             return rt.open_access
         return token_allowed(token, allowed)
 
-    return await receive(rt, inbound, "sentry-legacy", authorize, _services(rt, conf.services))
+    return await receive(rt, inbound, "sentry-legacy", authorize)
 
 
 async def nginx_webhook(rt: Runtime, inbound: Inbound, _token: str) -> Answer:
     """Nginx error.log lines as text, or JSON from a log shipper (`line`/`message`)."""
     conf = rt.settings.sources.nginx
     authorize = _bearer(_tokens(rt, conf.token), rt.open_access and not conf.token)
-    options = replace(_services(rt, conf.services), time_zone=conf.time_zone)
-    return await receive(rt, inbound, "nginx", authorize, options)
+    return await receive(rt, inbound, "nginx", authorize)
 
 
 async def generic_webhook(rt: Runtime, inbound: Inbound, _token: str) -> Answer:
     """firebell's own JSON shape (see integrations/sources/generic.py)."""
     conf = rt.settings.sources.generic
     authorize = _bearer(_tokens(rt, conf.token), rt.open_access and not conf.token)
-    return await receive(rt, inbound, "generic", authorize, _services(rt, {}))
+    return await receive(rt, inbound, "generic", authorize)
 
 
 ROUTES: dict[str, Handler] = {

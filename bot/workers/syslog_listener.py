@@ -20,7 +20,7 @@ from bot.runtime.heartbeats import Heartbeat
 from bot.runtime.intake_queue import Lane
 from bot.runtime.intake_writer import IntakeFull, IntakeUnavailable
 from bot.runtime.state import Runtime
-from integrations.sources import SOURCES, PayloadError, SourceOptions
+from integrations.sources import SOURCES, PayloadError
 from integrations.sources.syslog import parse_syslog_message, split_tcp_frames
 from routing.intake.submission import Submission, SubmissionOutcome
 
@@ -37,10 +37,7 @@ def _parse(rt: Runtime, message: bytes) -> Submission | None:
     if line is None:
         rt.metrics.rejected.labels("nginx-syslog", "unparsable").inc()
         return None
-    conf = rt.settings.sources.nginx
-    options = SourceOptions(
-        services={**rt.settings.services, **conf.services}, time_zone=conf.time_zone
-    )
+    options = rt.settings.source_options("nginx")
     try:
         result = SOURCES["nginx"].parse(line.encode(), {"content-type": "text/plain"}, options)
     except PayloadError:
