@@ -10,25 +10,14 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
-from routing.basics.field import Duration
+from routing.basics.field import SECRET_MARKER, Duration, check_secret
+from routing.basics.field import Secret as Secret  # re-exported for the config sections
 from routing.basics.storable import over_limit, storable_text
-
-SECRET_MARKER = object()  # Annotated marker: redacted in dumps, collected for log scrubbing
 
 
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank (leave the key out to unset it)")
-    return value
-
-
-def _secret(value: str) -> str:
-    _not_blank(value)
-    # A trailing newline from a secrets file never matches what the sender signs with.
-    if value != value.strip():
-        raise ValueError(
-            "has leading or trailing whitespace (check how it or its environment variable is set)"
-        )
     return value
 
 
@@ -64,8 +53,7 @@ def none_is(empty: Callable[[], Any]) -> BeforeValidator:
     return BeforeValidator(lambda value: empty() if value is None else value)
 
 
-Secret = Annotated[str, AfterValidator(_secret), SECRET_MARKER]
-UrlToken = Annotated[str, AfterValidator(_secret), AfterValidator(_url_token), SECRET_MARKER]
+UrlToken = Annotated[str, AfterValidator(check_secret), AfterValidator(_url_token), SECRET_MARKER]
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
 PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 NonNegativeDuration = Annotated[Duration, AfterValidator(_non_negative)]

@@ -6,9 +6,32 @@ from datetime import timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+)
 
 from routing.basics.duration import DurationError, format_duration, parse_duration
+
+SECRET_MARKER = object()  # Annotated marker: redacted in dumps, collected for log scrubbing
+
+
+def check_secret(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank (leave the key out to unset it)")
+    # A trailing newline from a secrets file never matches what the sender signs with.
+    if value != value.strip():
+        raise ValueError(
+            "has leading or trailing whitespace (check how it or its environment variable is set)"
+        )
+    return value
+
+
+# A token, password or key: masked in dumps, scrubbed from logs, outputs and pages.
+Secret = Annotated[str, AfterValidator(check_secret), SECRET_MARKER]
 
 
 def refuse_unused_key(data: Any, key: str, instead: str) -> Any:

@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import routing.storage.paging_tables  # (registers the paging tables too)
+import routing.storage.playbook_tables  # (and the playbook run tables)
 import routing.storage.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from routing.storage.database import make_engine
 from routing.storage.postgres_deadlines import PostgresTimeouts
