@@ -14,6 +14,11 @@ COPY playbooks ./playbooks
 RUN make install VENV=/opt/venv EDITABLE= PYTHON=python3
 
 FROM python:3.11-slim
+# journalctl: the logs.journald playbook action runs it (mount the host's journal and
+# point a journald connection's directory: at it).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends systemd=25* \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --create-home --home-dir /var/lib/firebell --uid 10001 firebell
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \

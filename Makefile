@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: install install-test run test test-lowest lint services bench clean image-install
+.PHONY: install install-test run test test-lowest lint services system-packages bench clean image-install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,13 +33,22 @@ services:
 		for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
 	fi
 
-test: install-test services
+# Programs the tests run: journalctl (logs.journald) and systemd-journal-remote, which
+# writes the journal file its tests read. apt-get (Debian, as root) only when missing.
+JOURNAL_REMOTE := $(firstword $(wildcard /lib/systemd/systemd-journal-remote /usr/lib/systemd/systemd-journal-remote))
+system-packages:
+	@if ! command -v journalctl >/dev/null 2>&1 || [ -z "$(JOURNAL_REMOTE)" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends systemd systemd-journal-remote; \
+	fi
+
+test: install-test services system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The suite again on the lowest versions pyproject.toml allows (uv's lowest-direct
 # resolution), so a floor that no longer holds fails here rather than at a user's site.
 LOWEST_VENV ?= build/lowest-venv
-test-lowest: install-test services
+test-lowest: install-test services system-packages
 	rm -rf $(LOWEST_VENV)
 	$(BIN)/uv venv --quiet --python $(BIN)/python $(LOWEST_VENV)
 	VIRTUAL_ENV=$(LOWEST_VENV) $(BIN)/uv pip install --quiet --resolution lowest-direct -e ".[test]"

@@ -71,11 +71,18 @@ def percentile(values: Sequence[float], q: float) -> float:
 # ---------------------------------------------------------------- the sink (child process)
 
 
-def run_sink(port_out: Connection, control: Connection, arrived: Synchronized[int]) -> None:
-    """A minimal HTTP/1.1 server: 200 `{}` to every request; on "stop" it sends back the
-    (arrival time, body) records. Its own process, so its timestamps never wait for the
-    load generator's event loop."""
+def run_sink(
+    port_out: Connection, control: Connection, arrived: Synchronized[int], reply: bytes = b"{}"
+) -> None:
+    """A minimal HTTP/1.1 server: 200 with the JSON `reply` to every request; on "stop" it
+    sends back the (arrival time, body) records. Its own process, so its timestamps never
+    wait for the load generator's event loop."""
     records: list[tuple[float, bytes]] = []
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(reply)}\r\n\r\n".encode()
+        + reply
+    )
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -85,10 +92,7 @@ def run_sink(port_out: Connection, control: Connection, arrived: Synchronized[in
                 records.append((time.time(), body))
                 with arrived.get_lock():
                     arrived.value += 1
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: 2\r\n\r\n{}"
-                )
+                writer.write(answer)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the client closed its keep-alive connection
@@ -110,15 +114,16 @@ def run_sink(port_out: Connection, control: Connection, arrived: Synchronized[in
 
 class Sink:
     """The sink's process: `port` to send to, `arrived` counts requests so far, and
-    `stop()` ends it and returns the (arrival time, body) of every request."""
+    `stop()` ends it and returns the (arrival time, body) of every request. It answers
+    every request with `reply` (e.g. a Loki query_range answer)."""
 
-    def __init__(self) -> None:
+    def __init__(self, reply: bytes = b"{}") -> None:
         ctx = multiprocessing.get_context("fork")
         port_recv, port_send = ctx.Pipe(duplex=False)
         self._control, child_control = ctx.Pipe()
         self.arrived: Synchronized[int] = ctx.Value("i", 0)
         self._proc = ctx.Process(
-            target=run_sink, args=(port_send, child_control, self.arrived), daemon=True
+            target=run_sink, args=(port_send, child_control, self.arrived, reply), daemon=True
         )
         self._proc.start()
         if not port_recv.poll(10):

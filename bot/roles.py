@@ -41,6 +41,7 @@ from bot.runtime.state import (
     utc_now,
 )
 from bot.workers.paging_worker import install_paging
+from bot.workers.playbook_worker import install_playbooks
 from bot.workers.sweeper import run_quiet_sweeper
 from routing.storage.database import is_sqlite, make_engine
 from routing.storage.migrate import upgrade
@@ -80,6 +81,8 @@ def build_runtime(
     # Paging before chat: the chat sync edits the messages the outbox posted.
     install_paging(rt)
     install_chat(rt)
+    # After chat: the runner posts progress through the chat layer's hooks.
+    install_playbooks(rt)
     rt.lifecycle.add(_frozen_heap)
     return rt
 

@@ -14,14 +14,18 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from routing.basics.field import SECRET_MARKER, Duration
+from routing.basics.field import SECRET_MARKER, PositiveDuration
 
 
 def _base_url(value: str) -> str:
     from urllib.parse import urlsplit
 
     parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        port_ok = parts.port != 0
+    except ValueError:  # not a number, or past 65535
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
         raise ValueError(f'invalid URL "{value}" (expected http://host[:port][/path])')
     if parts.username or parts.password:
         raise ValueError("must not carry credentials: put them in the connection's own keys")
@@ -48,7 +52,7 @@ class HttpConnection(ConnectionBase):
 
     url: BaseURL
     allow_private: bool = False
-    timeout: Duration = timedelta(seconds=10)
+    timeout: PositiveDuration = timedelta(seconds=10)
     max_response_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
 
     def auth_headers(self) -> dict[str, str]:

@@ -63,9 +63,7 @@ class Action(Protocol):
     args_model: ClassVar[type[BaseModel]]  # the step's `with`
     connection_types: ClassVar[frozenset[str]]  # types its `connection` may name; empty: none
 
-    def plan(
-        self, args: Any, connection: ConnectionBase | None, ctx: ActionContext
-    ) -> Planned: ...
+    def plan(self, args: Any, connection: ConnectionBase | None, ctx: ActionContext) -> Planned: ...
 
     async def run(
         self, planned: Planned, connection: ConnectionBase | None, io: ActionIO

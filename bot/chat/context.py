@@ -44,7 +44,6 @@ def command_context(rt: Runtime, surface: Surface) -> CommandContext:
         submit_alert=submit_alert,
         allow_unknown_users=allow,
         changed=rt.extras.setdefault("incident_changed", []),
-        playbooks=rt.extras.get("playbooks", {}),
-        run_playbook=rt.extras.get("run_playbook"),
+        playbook_service=rt.extras.get("playbook_service"),
         prefix=prefix,
     )

@@ -20,6 +20,7 @@ from bot.commands import (
     CommandError,
     Page,
     Reply,
+    RunPlaybook,
     button_command,
     command_from_options,
     discord_actor,
@@ -27,7 +28,14 @@ from bot.commands import (
 )
 from bot.runtime.state import Runtime
 from integrations.notifiers import Notification
-from integrations.notifiers.button import BUTTONS, buttons_for, discord_custom_id
+from integrations.notifiers.button import (
+    BUTTONS,
+    DISCORD_PLAYBOOK_TEMPLATE,
+    MAX_DISCORD_CHOICES,
+    buttons_for,
+    discord_custom_id,
+    discord_playbook_custom_id,
+)
 from integrations.notifiers.discord_embed import (
     DISCORD_CONTENT_LIMIT,
     render_discord_content,
@@ -68,6 +76,46 @@ class IncidentButton(
         await bot.press(interaction, self.action, self.incident_id)
 
 
+class PlaybookButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=DISCORD_PLAYBOOK_TEMPLATE
+):
+    """Run or Dry-run one playbook for an incident (the "Run playbook" button's choices)."""
+
+    def __init__(self, mode: str, playbook: str, incident_id: int) -> None:
+        run = mode == "run"
+        super().__init__(
+            discord.ui.Button(
+                label=f"{'Run' if run else 'Dry-run'} {playbook}"[:80],
+                style=discord.ButtonStyle.primary if run else discord.ButtonStyle.secondary,
+                custom_id=discord_playbook_custom_id(
+                    "run" if run else "dry", playbook, incident_id
+                ),
+            )
+        )
+        self.mode, self.playbook, self.incident_id = mode, playbook, incident_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> PlaybookButton:
+        return cls(match["mode"], match["name"], int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bot = interaction.client
+        assert isinstance(bot, FirebellBot)
+        await bot.press_playbook(interaction, self.mode, self.playbook, self.incident_id)
+
+
+def playbook_view(incident_id: int, playbooks: tuple[str, ...]) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for row, name in enumerate(playbooks[:MAX_DISCORD_CHOICES]):
+        for mode in ("run", "dry"):
+            item = PlaybookButton(mode, name, incident_id)
+            item.item.row = row
+            view.add_item(item)
+    return view
+
+
 def incident_view(notification: Notification) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for button in buttons_for(notification.status):
@@ -91,7 +139,7 @@ class FirebellBot(discord.Client):
         self.guild = discord.Object(int(cfg.guild_id)) if cfg.guild_id else None
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(IncidentButton)
+        self.add_dynamic_items(IncidentButton, PlaybookButton)
         # A guild sync is instant; a global one can take an hour to show everywhere.
         if self.guild is not None:
             self.tree.copy_global_to(guild=self.guild)
@@ -155,6 +203,14 @@ class FirebellBot(discord.Client):
             )
         finally:
             answered_refs.reset(token)
+        if reply.playbooks:  # "Run playbook": the choices, for the presser only
+            await interaction.response.send_message(
+                clip(reply.text, DISCORD_CONTENT_LIMIT),
+                ephemeral=True,
+                view=playbook_view(incident_id, reply.playbooks),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
         notification = await self.sync.render(incident_id, "discord", ref) if reply.ok else None
         if notification is None:
             await interaction.response.send_message(
@@ -167,6 +223,21 @@ class FirebellBot(discord.Client):
             content=render_discord_content(notification),
             embed=discord.Embed.from_dict(render_discord_embed(notification)),
             view=incident_view(notification),
+        )
+
+    async def press_playbook(
+        self, interaction: discord.Interaction[Any], mode: str, playbook: str, incident_id: int
+    ) -> None:
+        """Run (replaces the chooser) or Dry-run (a new ephemeral answer) as the presser."""
+        self.background.current()
+        command = RunPlaybook(incident_id, playbook, dry_run=mode == "dry")
+        reply = await execute(command, self.actor(interaction), command_context(self.rt, "discord"))
+        text = clip(reply.text, DISCORD_CONTENT_LIMIT)
+        if reply.ok and not command.dry_run:
+            await interaction.response.edit_message(content=text, view=None)
+            return
+        await interaction.response.send_message(
+            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )
 
 
@@ -239,9 +310,21 @@ def incident_group(bot: FirebellBot) -> app_commands.Group:
         await bot.run_command(interaction, "unsilence", {"id": id})
 
     @group.command(name="run", description="Run a playbook for an incident")
-    @app_commands.describe(id="incident id", playbook="playbook name")
-    async def run(interaction: discord.Interaction, id: int, playbook: str) -> None:
-        await bot.run_command(interaction, "run", {"id": id, "playbook": playbook})
+    @app_commands.describe(
+        id="incident id",
+        playbook="playbook name",
+        params="name=value pairs, e.g. window=1h",
+        dry_run="show what it would send, and send nothing",
+    )
+    async def run(
+        interaction: discord.Interaction,
+        id: int,
+        playbook: str,
+        params: str | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        options = {"id": id, "playbook": playbook, "params": params, "dry_run": dry_run}
+        await bot.run_command(interaction, "run", options)
 
     @group.command(name="help", description="The incident commands")
     async def help_(interaction: discord.Interaction) -> None:

@@ -28,6 +28,7 @@ from bot.commands import (
     Command,
     CommandError,
     Reply,
+    RunPlaybook,
     button_command,
     command_from_options,
     discord_actor,
@@ -35,7 +36,11 @@ from bot.commands import (
 )
 from bot.runtime.problems import problem_response
 from bot.runtime.state import Runtime
-from integrations.notifiers.button import parse_discord_custom_id
+from integrations.notifiers.button import (
+    discord_playbook_components,
+    parse_discord_custom_id,
+    parse_discord_playbook_custom_id,
+)
 from integrations.notifiers.discord_embed import (
     DISCORD_CONTENT_LIMIT,
     discord_components,
@@ -50,6 +55,7 @@ PING, APPLICATION_COMMAND, MESSAGE_COMPONENT = 1, 2, 3
 PONG, CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, UPDATE_MESSAGE = 1, 4, 5, 7
 EPHEMERAL = 64
 SUB_COMMAND = 1
+PLAYBOOK_ACTIONS = ("run", "dry_run", "offer")  # answers about a playbook, not the incident
 MAX_SKEW_SECONDS = 300  # a captured request replayed later is refused
 ANSWER_WITHIN = 2.5  # seconds; Discord drops answers after 3
 
@@ -105,7 +111,7 @@ def message_body(
 
 async def reply_message(sync: ChatSync, reply: Reply) -> dict[str, Any]:
     """The reply with the incident as an embed (coloured by severity) where there is one."""
-    if reply.incident_id is None or not reply.ok:
+    if reply.incident_id is None or not reply.ok or reply.action in PLAYBOOK_ACTIONS:
         return message_body(reply)
     notification = await sync.render(reply.incident_id)
     if notification is None:
@@ -204,6 +210,9 @@ async def _follow_up(
 async def _component(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
     sync: ChatSync = rt.extras["chat"].sync
     data = payload.get("data") or {}
+    picked = parse_discord_playbook_custom_id(str(data.get("custom_id") or ""))
+    if picked is not None:
+        return await _playbook_component(rt, payload, *picked)
     try:
         action, incident_id = parse_discord_custom_id(str(data.get("custom_id") or ""))
     except ValueError as exc:
@@ -219,9 +228,28 @@ async def _component(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
         )
     finally:
         answered_refs.reset(token)
+    if reply.playbooks:  # "Run playbook": the choices, for the presser only
+        components = discord_playbook_components(incident_id, reply.playbooks)
+        return {"type": CHANNEL_MESSAGE, "data": message_body(reply, components=components)}
     if not reply.ok:
         return {"type": CHANNEL_MESSAGE, "data": message_body(reply)}
     notification = await sync.render(incident_id, "discord", ref)
     if notification is None:
         return {"type": CHANNEL_MESSAGE, "data": message_body(reply)}
     return {"type": UPDATE_MESSAGE, "data": discord_message(notification)}
+
+
+async def _playbook_component(
+    rt: Runtime, payload: Mapping[str, Any], mode: str, playbook: str, incident_id: int
+) -> dict[str, Any]:
+    """Run or Dry-run on the chooser, as the presser: a started run replaces the chooser,
+    a plan comes as a new ephemeral message (the chooser stays for another choice)."""
+    user_id, handle = interaction_user(payload)
+    actor = discord_actor(rt.settings, user_id, handle)
+    command = RunPlaybook(incident_id, playbook, dry_run=mode == "dry")
+    reply = await execute(command, actor, command_context(rt, "discord"))
+    if reply.ok and not command.dry_run:
+        body = message_body(reply)
+        body.pop("flags", None)  # an update keeps the message's own flags
+        return {"type": UPDATE_MESSAGE, "data": {**body, "components": []}}
+    return {"type": CHANNEL_MESSAGE, "data": message_body(Reply(reply.text, ok=reply.ok))}

@@ -30,6 +30,7 @@ from bot.commands import (
     Command,
     CommandError,
     Reply,
+    RunPlaybook,
     button_command,
     execute,
     parse_command,
@@ -38,7 +39,12 @@ from bot.commands import (
 from bot.runtime.problems import problem_response
 from bot.runtime.signals import stop_requested
 from bot.runtime.state import Runtime
-from integrations.notifiers.button import parse_slack_action
+from integrations.notifiers.button import (
+    SLACK_PLAYBOOK_ACTIONS,
+    parse_slack_action,
+    parse_slack_playbook_action,
+    slack_playbook_blocks,
+)
 from integrations.notifiers.message import clip
 from integrations.notifiers.slack_blocks import SLACK_FALLBACK_LIMIT, slack_escape
 
@@ -79,6 +85,7 @@ class SlackSurface:
         )
         self.bolt.command(cfg.command)(self._on_command)
         self.bolt.action(BUTTON_ACTIONS)(self._on_button)
+        self.bolt.action(SLACK_PLAYBOOK_ACTIONS)(self._on_playbook_button)
         self.handler = AsyncSlackRequestHandler(self.bolt)
         self.verifier = SignatureVerifier(cfg.signing_secret)
 
@@ -156,10 +163,41 @@ class SlackSurface:
         except Exception:
             log.exception("button %s failed", action.get("action_id"))
             reply = Reply("something went wrong; see the firebell log", ok=False)
-        if not reply.ok:
+        if reply.playbooks:  # "Run playbook": only the presser sees the choices
+            blocks = slack_playbook_blocks(incident_id, slack_text(reply), reply.playbooks)
+            await respond(
+                text=slack_text(reply),
+                blocks=blocks,
+                response_type="ephemeral",
+                replace_original=False,
+            )
+        elif not reply.ok:
             await respond(text=slack_text(reply), response_type="ephemeral", replace_original=False)
         elif not origins:
             await respond(text=slack_text(reply), replace_original=True)
+
+    async def _on_playbook_button(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        """Run or Dry-run on the chooser: as the presser, answered in place of the chooser
+        (a started run) or next to it (a plan, so another choice stays possible)."""
+        self.background.current()
+        await ack()
+        try:
+            mode, playbook, incident_id = parse_slack_playbook_action(
+                action["action_id"], str(action.get("value"))
+            )
+        except ValueError as exc:
+            await respond(text=str(exc), response_type="ephemeral", replace_original=False)
+            return
+        command = RunPlaybook(incident_id, playbook, dry_run=mode == "dry")
+        try:
+            reply = await self._run(command, body, {})
+        except Exception:
+            log.exception("playbook button %s failed", action.get("action_id"))
+            reply = Reply("something went wrong; see the firebell log", ok=False)
+        replace = reply.ok and not command.dry_run
+        await respond(text=slack_text(reply), response_type="ephemeral", replace_original=replace)
 
 
 def signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str]) -> bool:

@@ -159,6 +159,15 @@ class ChatSync:
                 seen.add(event.incident_id)
                 self.incident_changed(event.incident_id, action)
 
+    def schedule(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` on the chat loop, from any thread, tracked by the Background."""
+        self._schedule(coro)
+
+    def chat_notifier(self, kind: str) -> ChatNotifier | None:
+        """The Slack or Discord notifier; None when that surface is not configured."""
+        notifier = (self._notifiers or {}).get(kind)
+        return notifier if isinstance(notifier, ChatNotifier) else None
+
     def _schedule(self, coro: Coroutine[Any, Any, None]) -> None:
         try:
             running = asyncio.get_running_loop()

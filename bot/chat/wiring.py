@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter
 
 from bot.chat.context import link_settings
+from bot.chat.playbook_progress import PlaybookProgress
 from bot.chat.sync import Background, ChatSync
 from bot.runtime.state import Runtime
 from integrations.notifiers import Notifier
@@ -28,6 +29,7 @@ class Chat:
 
     sync: ChatSync
     background: Background
+    progress: PlaybookProgress
     slack: SlackSurface | None = None
 
 
@@ -38,13 +40,23 @@ def install_chat(rt: Runtime, *, notifiers: Mapping[str, Notifier] | None = None
     """
     background = Background()
     sync = ChatSync(rt, link_settings(rt), background, notifiers)
-    chat = Chat(sync, background)
+    progress = PlaybookProgress(rt, sync)
+    chat = Chat(sync, background, progress)
     rt.extras.setdefault("incident_changed", []).append(sync.incident_changed)
     rt.intake.committed.append(sync.committed_hook)
     rt.extras["chat"] = chat
+    # Read by install_playbooks (which runs after this): the runner's hooks into chat.
+    rt.extras["playbook_progress"] = progress.run_changed
+    rt.extras["playbook_post_chat"] = progress.post_chat
 
+    # Stopped after the sync has drained (services stop in reverse): no look-again is left.
+    rt.lifecycle.add_service(_nothing, progress.stop)
     rt.lifecycle.add_service(sync.start, sync.stop)
     return chat
+
+
+async def _nothing() -> None:
+    pass
 
 
 def slack_surface(rt: Runtime) -> SlackSurface:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cli.chat_commands import add_chat_cli
+from bot.cli.playbook import add_playbook_cli
 from bot.cli.settings import CONFIG_HELP, UsageError, instant_arg, load_settings, read_input
 from bot.config import (
     ConfigError,
@@ -117,7 +118,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             return 2
         headers[name.strip().lower()] = value.strip()
     at = args.at or datetime.now(UTC)
-    sim = run_simulation(settings, args.source, body, headers, at)
+    sim = run_simulation(
+        settings, args.source, body, headers, at, dry_run_playbooks=args.dry_run_playbooks
+    )
     print(render_json(sim) if args.json else render_text(sim))
     return 1 if sim.error else 0
 
@@ -213,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
         "on-call and every escalation step are computed at or from T",
     )
     sim.add_argument(
+        "--dry-run-playbooks",
+        action="store_true",
+        help="for each playbook matching the incident, show every request it would send "
+        "(nothing is sent)",
+    )
+    sim.add_argument(
         "--json", action="store_true", help="print the same information as JSON (for tools)"
     )
     sim.add_argument("--config", help=CONFIG_HELP)
@@ -232,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     oncall.set_defaults(func=cmd_oncall)
 
     add_chat_cli(sub)
+    add_playbook_cli(sub)
     return parser
 
 

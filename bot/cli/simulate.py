@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Table, func, select
 
 from bot.cli.simulate_alert import AlertExplainer, is_firing
 from bot.cli.simulate_paging import PagingPlanner
+from bot.cli.simulate_playbooks import playbook_reports
 from bot.cli.simulate_render import render_json, render_text
 from bot.cli.simulate_report import AlertReport, Simulation
 from bot.config import Settings
@@ -40,9 +41,16 @@ from routing.storage.migrate import upgrade
 
 
 def run_simulation(
-    settings: Settings, source: str, body: bytes, headers: Mapping[str, str], at: datetime
+    settings: Settings,
+    source: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    at: datetime,
+    *,
+    dry_run_playbooks: bool = False,
 ) -> Simulation:
-    """Everything the server would decide for this payload at `at`; writes nothing."""
+    """Everything the server would decide for this payload at `at`; writes nothing. With
+    `dry_run_playbooks`, what each matching playbook would send (nothing is sent)."""
     at = at.astimezone(UTC)
     if source not in SOURCES:
         return Simulation(
@@ -61,7 +69,8 @@ def run_simulation(
         with engine.connect() as conn:
             transaction = conn.begin()
             try:
-                reports = _decide(conn, settings, source, result.alerts, at)
+                reports, touched = _decide(conn, settings, source, result.alerts, at)
+                playbooks = playbook_reports(conn, settings, touched, at, dry_run_playbooks)
             finally:
                 transaction.rollback()  # simulate never writes
     finally:
@@ -73,6 +82,7 @@ def run_simulation(
         note=result.note,
         unparsed=result.unparsed,
         alerts=tuple(reports),
+        playbooks=playbooks,
     )
 
 
@@ -82,9 +92,10 @@ def _max_id(conn: Connection, table: Table) -> int:
 
 def _decide(
     conn: Connection, settings: Settings, source: str, alerts: Sequence[Alert], at: datetime
-) -> list[AlertReport]:
+) -> tuple[list[AlertReport], dict[int, bool]]:
     """Ingest and start paging exactly as the server's writer does, then read back what
-    that wrote (inside the transaction the caller rolls back)."""
+    that wrote (inside the transaction the caller rolls back); with the incidents the
+    alerts joined (id -> whether this payload opened it)."""
     outcome = ingest(conn, [Submission(source, alerts)], at, ingest_policy(settings))
     last_escalation, last_notification = _max_id(conn, ESCALATION), _max_id(conn, NOTIFICATION)
     # start_paging is the intake hook the server runs in this same ingest transaction.
@@ -120,12 +131,13 @@ def _decide(
     )
     paging = PagingPlanner(settings, at, started, noticed)
     context = AlertExplainer(settings, at, silences, firing, triaged, paging)
-    return [
+    reports = [
         context.report(alert, decided, alert_labels, opened, resolved, status)
         for alert, decided, alert_labels in zip(
             alerts, outcome.submissions[0].alerts, labels, strict=True
         )
     ]
+    return reports, {incident_id: incident_id in opened for incident_id in incident_ids}
 
 
 def simulate(

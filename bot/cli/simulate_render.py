@@ -8,6 +8,7 @@ from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.cli.simulate_playbooks import playbook_text
 from bot.cli.simulate_report import (
     AlertReport,
     EscalationPlan,
@@ -75,6 +76,7 @@ def render_text(sim: Simulation) -> str:
         lines.append(_row(0, "unparsed", f"{sim.unparsed} lines (kept in the inbox)"))
     for number, alert in enumerate(sim.alerts, 1):
         lines += ["", *_alert_text(number, alert)]
+    lines += playbook_text(sim.playbooks)
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,19 @@ class AlertReport:
 
 
 @dataclass(frozen=True, slots=True)
+class PlaybookReport:
+    """A playbook matching an incident the payload opens or joins (bot.cli.simulate_playbooks)."""
+
+    incident: str  # "a new incident" or "incident #12"
+    playbook: str
+    run: str  # manual / on_open
+    starts: str  # whether this payload would start it, in one line
+    params: Mapping[str, Any] | None = None  # --dry-run-playbooks: the defaults it ran with
+    steps: tuple[Mapping[str, Any], ...] | None = None  # --dry-run-playbooks: each step's plan
+    note: str = ""  # why there is no dry-run (a required param)
+
+
+@dataclass(frozen=True, slots=True)
 class Simulation:
     source: str
     at: datetime
@@ -125,3 +139,4 @@ class Simulation:
     note: str | None = None
     unparsed: int = 0
     alerts: tuple[AlertReport, ...] = ()
+    playbooks: tuple[PlaybookReport, ...] = ()

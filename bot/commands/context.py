@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Engine
 
 from bot.commands.specs import DEFAULT_PREFIX
+from playbooks.service import PlaybookService
 from routing.intake.alert import Alert
 from routing.paging.policy import PolicyConfig
 
@@ -57,6 +58,8 @@ class Reply:
     incident: Mapping[str, Any] | None = None  # the incident shown/changed, for rich rendering
     # What a read shows, as plain data in the REST API's shape (`--json`, CLI tables).
     data: Any = None
+    # Playbooks to offer as Run / Dry-run buttons (the "Run playbook" button's answer).
+    playbooks: tuple[str, ...] = ()
 
 
 def error_reply(text: str) -> Reply:
@@ -65,8 +68,6 @@ def error_reply(text: str) -> Reply:
 
 # Called after a committed change: (incident id, action), e.g. to edit chat messages.
 ChangeHook = Callable[[int, str], None]
-# Runs a playbook by name; None when playbooks are not available.
-PlaybookRunner = Callable[[int, str, Actor], Awaitable[str]]
 # Submits a manual alert through the intake; returns the incident id it landed in.
 AlertSubmitter = Callable[[Alert, bytes], Awaitable[int | None]]
 
@@ -79,6 +80,6 @@ class CommandContext:
     submit_alert: AlertSubmitter | None = None
     allow_unknown_users: bool = False
     changed: Sequence[ChangeHook] = ()
-    playbooks: Mapping[str, Any] = field(default_factory=dict)
-    run_playbook: PlaybookRunner | None = None
+    # Starts and dry-runs playbooks; None when none are configured.
+    playbook_service: PlaybookService | None = None
     prefix: str = DEFAULT_PREFIX

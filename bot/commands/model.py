@@ -92,10 +92,15 @@ class Unsilence:
 
 @dataclass(frozen=True, slots=True)
 class RunPlaybook:
+    """Start a playbook (or, `dry_run`, show what it would send); no playbook: offer the
+    ones matching the incident (the "Run playbook" button)."""
+
     name: ClassVar[str] = "run"
     writes: ClassVar[bool] = True
     incident_id: int
     playbook: str
+    params: tuple[tuple[str, str], ...] = ()  # k=v as given; the service checks them
+    dry_run: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from bot.commands.model import (
     Unsilence,
 )
 from bot.commands.specs import ALIASES, DEFAULT_PREFIX, LIST_SCOPES, SPECS, example, usage
+from playbooks.model import PARAM_NAME
 from routing.basics.duration import DurationError, parse_duration
 from routing.basics.storable import storable_text
 from routing.muting.matcher import MatcherError, parse_matchers
@@ -83,6 +85,8 @@ def parse_command(text: str, prefix: str = DEFAULT_PREFIX) -> Command | CommandE
         return unknown_command(words[0], prefix)
     spec = SPECS[name]
     rest = words[1] if len(words) > 1 else ""
+    if name == "run":  # any number of k=v words, and a flag
+        return _run_from_words(tokenize(rest), prefix)
     maxsplit = len(spec.options) - 1 if spec.rest else -1
     args = tokenize(rest, maxsplit) if spec.options else tokenize(rest)
     if len(args) > len(spec.options):
@@ -101,6 +105,15 @@ def command_from_options(
     name = ALIASES.get(name, name)
     if name not in SPECS:
         return unknown_command(name, prefix)
+    if name == "run":
+        params = options.get("params")
+        return _build_run(
+            str(options.get("id") or "").strip(),
+            str(options.get("playbook") or "").strip(),
+            tokenize(str(params)) if params else [],
+            options.get("dry_run") in (True, "true", "True"),
+            prefix,
+        )
     values = [options.get(option) for option in SPECS[name].options]
     args = ["" if value is None else str(value).strip() for value in values]
     while args and not args[-1]:
@@ -145,7 +158,7 @@ def _build(name: str, args: list[str], prefix: str) -> Command | CommandError:
         )
     if name == "list":
         return _build_list([a for a in args if a], prefix)
-    if name in ("show", "ack", "resolve", "note", "run"):
+    if name in ("show", "ack", "resolve", "note"):
         ident = _incident_id(name, _arg(args, 0), prefix)
         if isinstance(ident, CommandError):
             return ident
@@ -160,12 +173,6 @@ def _build(name: str, args: list[str], prefix: str) -> Command | CommandError:
             if not text:
                 return CommandError(f"note needs some text: {example('note', prefix)}")
             return Note(ident, text)
-        playbook = _arg(args, 1)
-        if not playbook:
-            return CommandError(
-                f"run needs a playbook name after the incident id: {example('run', prefix)}"
-            )
-        return RunPlaybook(ident, playbook)
     if name == "oncall":
         return Oncall(_arg(args, 0) or None)
     if name == "page":
@@ -195,6 +202,78 @@ def _build(name: str, args: list[str], prefix: str) -> Command | CommandError:
     if topic is not None and ALIASES.get(topic, topic) not in SPECS:
         return unknown_command(topic, prefix)
     return Help(ALIASES.get(topic, topic) if topic else None)
+
+
+DRY_RUN_FLAG = "--dry-run"
+MAX_PARAMS = 20
+_PARAM_NAME = re.compile(PARAM_NAME)
+
+
+def _run_from_words(words: list[str], prefix: str) -> RunPlaybook | CommandError:
+    """`run ID NAME [k=v ...] [--dry-run]`; the flag may come anywhere after `run`."""
+    dry_run = DRY_RUN_FLAG in words
+    words = [w for w in words if w != DRY_RUN_FLAG]
+    return _build_run(_arg(words, 0), _arg(words, 1), words[2:], dry_run, prefix)
+
+
+def _build_run(
+    ident_text: str, playbook: str, param_words: list[str], dry_run: bool, prefix: str
+) -> RunPlaybook | CommandError:
+    how = example("run", prefix)
+    if any(storable_text(w) != w for w in (ident_text, playbook, *param_words)):
+        return CommandError(
+            f"run: the text holds a NUL character or a lone surrogate, which cannot be "
+            f"stored: remove it ({how})"
+        )
+    ident = _incident_id("run", ident_text, prefix)
+    if isinstance(ident, CommandError):
+        return ident
+    if not playbook or playbook.startswith("-") or "=" in playbook:
+        return CommandError(f"run needs a playbook name after the incident id: {how}")
+    params = parse_params(param_words)
+    if isinstance(params, CommandError):
+        return CommandError(f"run: {params.message}: {how}")
+    return RunPlaybook(ident, playbook, params, dry_run)
+
+
+def parse_params(words: list[str]) -> tuple[tuple[str, str], ...] | CommandError:
+    """`name=value` words (a value may be double-quoted, with \\ and \\" escapes) in the
+    order given; the playbook's own param specs check names and values later."""
+    params: dict[str, str] = {}
+    for word in words:
+        key, equals, value = word.partition("=")
+        if word.startswith("--"):
+            return CommandError(f"unknown option {word!r} (only {DRY_RUN_FLAG})")
+        if not equals or not _PARAM_NAME.fullmatch(key):
+            return CommandError(f"{word!r} is not a parameter (write name=value, like window=1h)")
+        if key in params:
+            return CommandError(f"parameter {key!r} is given twice")
+        unquoted = _unquote(value)
+        if unquoted is None:
+            return CommandError(f"parameter {key!r}: the value's double quotes do not pair up")
+        params[key] = unquoted
+    if len(params) > MAX_PARAMS:
+        return CommandError(f"at most {MAX_PARAMS} parameters")
+    return tuple(params.items())
+
+
+def _unquote(value: str) -> str | None:
+    """A value as written, or the inside of a double-quoted one; None when unterminated."""
+    if not value.startswith('"'):
+        return value
+    out: list[str] = []
+    i = 1
+    while i < len(value):
+        char = value[i]
+        if char == "\\" and i + 1 < len(value):
+            out.append(value[i + 1])
+            i += 2
+            continue
+        if char == '"':
+            return "".join(out) if i == len(value) - 1 else None
+        out.append(char)
+        i += 1
+    return None
 
 
 def _build_list(args: list[str], prefix: str) -> ListIncidents | CommandError:

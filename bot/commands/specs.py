@@ -67,10 +67,10 @@ SPECS: dict[str, CommandSpec] = {
         "unsilence ID", "unsilence 3f2a…", "end a silence now", ("id",), False
     ),
     "run": CommandSpec(
-        "run ID PLAYBOOK",
-        "run 42 restart-api",
-        "run a playbook for an incident",
-        ("id", "playbook"),
+        "run ID PLAYBOOK [k=v ...] [--dry-run]",
+        "run 42 api-5xx window=1h",
+        "run a playbook for an incident (--dry-run: show what it would send, send nothing)",
+        ("id", "playbook", "params", "dry_run"),
         False,
     ),
     "help": CommandSpec("help [command]", "help silence", "this help", ("command",), False),

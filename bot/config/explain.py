@@ -14,12 +14,22 @@ from pydantic_core import ErrorDetails
 from bot.config.errors import Loc, parse_path
 from bot.config.secrets import field_holds_secrets
 from bot.config.settings import Settings
+from integrations.logs import CONNECTION_TYPES
 
 
 def _unwrap(annotation: Any) -> Any:
     while get_origin(annotation) is Annotated:
         annotation = get_args(annotation)[0]
     return annotation
+
+
+def _type_tag(model: Any) -> str | None:
+    """The `type:` literal of a member of a tagged union (a connection model)."""
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return None
+    found = model.model_fields.get("type")
+    literals = get_args(found.annotation) if found is not None else ()
+    return literals[0] if len(literals) == 1 and isinstance(literals[0], str) else None
 
 
 def _walk_loc(root: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Loc, Any]:
@@ -32,7 +42,9 @@ def _walk_loc(root: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Loc, Any]:
         if get_origin(current) in (Union, types.UnionType):
             members = [a for a in get_args(current) if a is not type(None)]
             if len(members) > 1:
-                current = None  # this part names the union member that failed: not in the file
+                # This part names the union member that failed (not in the file): a
+                # tagged member (a connection's `type:`) is known by it.
+                current = next((m for m in members if _type_tag(m) == part), None)
                 continue
             current = _unwrap(members[0]) if members else None
         parent = current
@@ -169,6 +181,13 @@ def describe_error(error: ErrorDetails) -> list[tuple[Loc, str]]:
         return [(loc, _unknown_key(loc[-1] if loc else "", holder))]
     if kind == "missing":
         return [(loc, "required")]
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        # A connection's `type:` picks its model (bot.config.connections).
+        expected = ", ".join(CONNECTION_TYPES)
+        if kind == "union_tag_not_found":
+            return [((*loc, "type"), f"required (one of: {expected})")]
+        tag = error.get("ctx", {}).get("tag", "")
+        return [((*loc, "type"), f'unknown type "{tag}" (expected one of: {expected})')]
     if kind in ("value_error", "assertion_error") and "error" in error.get("ctx", {}):
         message = str(error["ctx"]["error"])
         return split_cross_checks(message) if not loc else [(loc, message)]

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from routing.basics.field import SECRET_MARKER, Duration, check_secret
+from routing.basics.field import PositiveDuration as PositiveDuration  # re-exported
 from routing.basics.field import Secret as Secret  # re-exported for the config sections
 from routing.basics.storable import over_limit, storable_text
 
@@ -35,12 +36,6 @@ def _non_negative(value: timedelta) -> timedelta:
     return value
 
 
-def _positive(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError("must be longer than 0s")
-    return value
-
-
 def _http_url(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -55,7 +50,6 @@ def none_is(empty: Callable[[], Any]) -> BeforeValidator:
 
 UrlToken = Annotated[str, AfterValidator(check_secret), AfterValidator(_url_token), SECRET_MARKER]
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
-PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 NonNegativeDuration = Annotated[Duration, AfterValidator(_non_negative)]
 HttpURL = Annotated[str, AfterValidator(_http_url)]
 

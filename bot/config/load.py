@@ -12,13 +12,17 @@ from bot.config.errors import ConfigError, ConfigUnreadable, Loc, render_path
 from bot.config.explain import describe_error, describe_value
 from bot.config.settings import Settings
 from bot.config.yaml_nodes import Problem, line_of, load_yaml
+from playbooks.catalog import PlaybookErrors
 
 DEFAULT_CONFIG_NAME = "firebell.yaml"
 CONFIG_ENV = "FIREBELL_CONFIG"
 
 
-def parse_config(text: str, env: Mapping[str, str], origin: str = "<config>") -> Settings:
-    """Settings from config text, or ConfigError naming every problem by its path."""
+def parse_config(
+    text: str, env: Mapping[str, str], origin: str = "<config>", base_dir: Path | None = None
+) -> Settings:
+    """Settings from config text, or ConfigError naming every problem by its path.
+    `base_dir`: the config file's folder, where a relative `playbooks:` folder is."""
     doc = load_yaml(text, origin)
     data = {} if doc.data is None else doc.data
     if not isinstance(data, dict):
@@ -47,7 +51,25 @@ def parse_config(text: str, env: Mapping[str, str], origin: str = "<config>") ->
                     problems.append(Problem(loc, message))
     if problems or settings is None:
         raise _config_error(problems, doc.lines, origin)
+    settings._config_dir = base_dir
     return settings
+
+
+def check_playbooks(settings: Settings, origin: str) -> None:
+    """Load the playbook folder once, so every process (and check-config) refuses a
+    config whose playbooks do not load: ConfigError naming each problem by file and path."""
+    folder = settings.playbook_folder()
+    if folder is None:
+        return
+    if not folder.is_dir():
+        shown = f'"{settings.playbooks}"'
+        if str(folder) != settings.playbooks:
+            shown += f" ({folder})"
+        raise ConfigError([("playbooks", f"folder {shown} does not exist")], origin=origin)
+    try:
+        settings.catalog  # noqa: B018 - loads and checks every playbook file
+    except PlaybookErrors as exc:
+        raise ConfigError(exc.entries, origin=origin) from None
 
 
 def _config_error(problems: list[Problem], lines: Mapping[Loc, int], origin: str) -> ConfigError:
@@ -68,7 +90,9 @@ def load_config(path: Path, env: Mapping[str, str]) -> Settings:
         raise ConfigUnreadable(str(path), exc.strerror or str(exc)) from None
     except UnicodeDecodeError:
         raise ConfigUnreadable(str(path), "not UTF-8 text") from None
-    return parse_config(text, env, str(path))
+    settings = parse_config(text, env, str(path), base_dir=Path(path).parent)
+    check_playbooks(settings, str(path))
+    return settings
 
 
 def resolve_config_path(cli_value: str | None, env: Mapping[str, str], cwd: Path) -> Path | None:

@@ -70,6 +70,20 @@ def _token_line(settings: Settings) -> str:
     return f"api tokens: {len(principals)}: {who}"
 
 
+def _playbook_line(settings: Settings) -> str:
+    if settings.playbooks is None:
+        return "playbooks: none"
+    loaded = settings.catalog.playbooks  # load_config has checked that they load
+    names = ", ".join(f"{p.id} ({p.spec.run})" for p in loaded.values())
+    return f"playbooks: {settings.playbooks}: {len(loaded)}" + (f": {names}" if names else "")
+
+
+def _connection_line(settings: Settings) -> str:
+    """Each connection's name and type (never its URL's credentials or its keys)."""
+    shown = ", ".join(f"{name} ({c.type})" for name, c in settings.connections.items())
+    return f"connections: {len(settings.connections)}" + (f": {shown}" if shown else "")
+
+
 def format_check_report(origin: str, outcome: Settings | ConfigError) -> str:
     """What `firebell check-config` prints: OK and a summary, or one `path: message` per line."""
     if isinstance(outcome, ConfigError):
@@ -90,7 +104,8 @@ def format_check_report(origin: str, outcome: Settings | ConfigError) -> str:
             f"escalation policies: {len(s.escalation_policies)}, "
             f"routes: {_count_routes(s.route)}, silences: {len(s.silences)}",
             f"chat: {', '.join(chat) or 'none'}",
-            f"playbooks: {s.playbooks or 'none'}",
+            _playbook_line(s),
+            _connection_line(s),
         ]
     )
 
@@ -102,9 +117,4 @@ def check_config_file(path: Path | None, env: Mapping[str, str]) -> tuple[bool, 
         settings = load_config(path, env) if path is not None else default_settings()
     except ConfigError as exc:
         return False, format_check_report(origin, exc)
-    if settings.playbooks is not None and not Path(settings.playbooks).is_dir():
-        missing = ConfigError(
-            [("playbooks", f'folder "{settings.playbooks}" does not exist')], origin=origin
-        )
-        return False, format_check_report(origin, missing)
     return True, format_check_report(origin, settings)

@@ -123,6 +123,11 @@ def redact_secrets(model: BaseModel, dumped: Any) -> None:
             dumped[key] = _redact_urls(dumped[key])
         elif isinstance(value, BaseModel):
             redact_secrets(value, dumped[key])
+        elif isinstance(value, Mapping) and isinstance(dumped[key], dict):
+            # A mapping of models (connections: name -> connection) masks each one's own.
+            for item_key, item in value.items():
+                if isinstance(item, BaseModel):
+                    redact_secrets(item, dumped[key].get(str(item_key)))
         elif isinstance(value, list | tuple) and isinstance(dumped[key], list):
             for item, item_dump in zip(value, dumped[key], strict=False):
                 if isinstance(item, BaseModel):

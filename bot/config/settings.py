@@ -6,12 +6,21 @@ import re
 from dataclasses import replace
 from datetime import timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from bot.config.chat import DiscordConfig, SlackConfig
+from bot.config.connections import Connection, ConnectionName, connection_address_problems
 from bot.config.database import Database, connect_timeout_twice
 from bot.config.fields import (
     HttpURL,
@@ -32,6 +41,7 @@ from bot.config.identities import (
 from bot.config.secrets import database_password, redact_database_url, redact_secrets, secrets_in
 from bot.config.sources import Sources
 from integrations.sources.base import SourceOptions
+from playbooks.catalog import Catalog, load_catalog
 from routing.muting.tree import ROOT_DEFAULTS, RouteNode, compile_tree
 from routing.paging.policy import PolicyConfig
 from routing.storage.database import sqlalchemy_url
@@ -125,9 +135,13 @@ class Settings(PolicyConfig):
     grouping: Annotated[Grouping, none_is(dict)] = Field(default_factory=Grouping)
     intake: Annotated[Intake, none_is(dict)] = Field(default_factory=Intake)
     playbooks: NonBlank | None = None  # a folder of playbook YAML files
+    # name -> where a playbook step reads (URL, paths, credentials); by `type:`.
+    connections: Annotated[dict[ConnectionName, Connection], none_is(dict)] = {}
     slack: SlackConfig | None = None
     discord: DiscordConfig | None = None
     public_url: HttpURL | None = None  # base for links in messages
+    # The config file's folder: a relative `playbooks:` is read from there.
+    _config_dir: Path | None = PrivateAttr(default=None)
 
     @field_validator("public_url")
     @classmethod
@@ -176,6 +190,33 @@ class Settings(PolicyConfig):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def _connection_addresses(self) -> Settings:
+        problems = connection_address_problems(self.connections)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def playbook_folder(self) -> Path | None:
+        """The `playbooks:` folder; a relative one is read next to the config file."""
+        if self.playbooks is None:
+            return None
+        folder = Path(self.playbooks).expanduser()
+        if folder.is_absolute() or self._config_dir is None:
+            return folder
+        return self._config_dir / folder
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The playbooks of the folder, checked against the connections (raises
+        playbooks.catalog.PlaybookErrors; load_config has checked it already)."""
+        return load_catalog(
+            self.playbook_folder(),
+            self.connections,
+            tuple(self.secret_values()),
+            shown_as=self.playbooks,
+        )
 
     def api_principals(self) -> list[tuple[str, Principal]]:
         """(bearer token, who it stands for) for every api_tokens entry."""

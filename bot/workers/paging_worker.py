@@ -32,6 +32,7 @@ from bot.runtime.heartbeats import Heartbeat
 from bot.runtime.state import Runtime
 from bot.workers.delivery_results import ResultRecorder
 from bot.workers.follow_ups import FollowUps
+from bot.workers.loop_control import stop_loop_task, wake_loop
 from bot.workers.paging_delivery import LinkSettings, after_delivery, message_for
 from bot.workers.paging_metrics import PagingMetrics
 from bot.workers.reminders import Reminders
@@ -141,9 +142,7 @@ class PagingWorker:
 
     def wake(self) -> None:
         """Thread-safe: run the worker now instead of at the next poll."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake.set)
+        wake_loop(self._loop, self._wake)
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -172,14 +171,8 @@ class PagingWorker:
         self._wake.set()
         self.rt.heartbeats.unregister(self._beat)
         until = asyncio.get_running_loop().time() + grace
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), grace)
-            except TimeoutError:
-                self._task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await self._task
-            self._task = None
+        await stop_loop_task(self._task, grace)
+        self._task = None
         if self._in_flight:
             left = max(until - asyncio.get_running_loop().time(), 0.0)
             _, late = await asyncio.wait(set(self._in_flight), timeout=left or None)

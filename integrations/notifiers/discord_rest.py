@@ -91,6 +91,15 @@ class DiscordNotifier:
         }
         return await self.call("POST", f"/channels/{channel}/messages", body)
 
+    async def edit_text(self, message_ref: str, text: str) -> DeliveryResult:
+        """Replace a plain-text reply (a playbook's progress) in place."""
+        try:
+            channel, message_id = _checked_ref(message_ref)
+        except ValueError as exc:
+            return DeliveryResult.permanent(str(exc))
+        body = {"content": clip(text, DISCORD_CONTENT_LIMIT), "allowed_mentions": {"parse": []}}
+        return await self.call("PATCH", f"/channels/{channel}/messages/{message_id}", body)
+
     async def call(self, method: str, path: str, body: dict[str, Any]) -> DeliveryResult:
         what = f"discord {method} {path}"
         headers = {"Authorization": f"Bot {self._token}", "Content-Type": "application/json"}

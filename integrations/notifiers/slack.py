@@ -96,6 +96,19 @@ class SlackNotifier:
             return DeliveryResult.permanent(str(exc))
         return await self.post_thread_reply(channel, ts, text)
 
+    async def edit_text(self, message_ref: str, text: str) -> DeliveryResult:
+        """Replace a plain-text thread message (a playbook's progress) in place."""
+        try:
+            channel, ts = split_message_ref(message_ref)
+        except ValueError as exc:
+            return DeliveryResult.permanent(str(exc))
+        body = {
+            "channel": channel,
+            "ts": ts,
+            "text": clip(slack_escape(text), SLACK_FALLBACK_LIMIT),
+        }
+        return await self.call("chat.update", body)
+
     async def call(self, method: str, body: dict[str, Any]) -> DeliveryResult:
         """POST one Web API method and classify the answer."""
         headers = {

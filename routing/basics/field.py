@@ -72,6 +72,16 @@ Duration = Annotated[
     WithJsonSchema({"type": "string", "examples": ["5m", "1h30m"]}),
 ]
 
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
+# A timeout, window or interval: 0s would make it fail or match nothing, silently.
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+
 TimeZone = Annotated[
     ZoneInfo,
     PlainValidator(zone),

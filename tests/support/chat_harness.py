@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import insert
 
 from bot.chat.wiring import Chat
 from bot.config import Settings
@@ -24,6 +25,7 @@ from bot.runtime.state import Runtime
 from routing.intake.alert import Alert, AlertStatus, Severity
 from routing.intake.fingerprint import fingerprint_of
 from routing.intake.submission import Submission
+from routing.paging.outbox import NOTIFICATION
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -146,3 +148,23 @@ class ChatWorld:
         submission through it is a barrier."""
         await self.rt.intake.submit(Submission("alertmanager", []))
         await self.chat.background.drain()
+
+
+def store_message(world: ChatWorld, incident_id: int, address: str, ref: str) -> None:
+    """A chat message the outbox posted earlier (what the paging worker records)."""
+    with world.rt.engine.begin() as conn:
+        conn.execute(
+            insert(NOTIFICATION).values(
+                incident_id=incident_id,
+                dedup_key=f"channel:{incident_id}:{address}",
+                kind="channel",
+                address=address,
+                via="route root",
+                status="sent",
+                created_at=NOW,
+                first_due_at=NOW,
+                next_attempt_at=NOW,
+                sent_at=NOW,
+                message_ref=ref,
+            )
+        )

@@ -5,14 +5,12 @@ calls (login, command sync, interaction callbacks) go to a recording loopback se
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import discord
-import pytest
 
-from bot.chat.discord_gateway import FirebellBot, IncidentButton, use_api_url
+from bot.chat.discord_gateway import FirebellBot, IncidentButton
 from routing.response import incidents
 from routing.storage.migrate import upgrade
 from tests.support.chat_harness import (
@@ -23,7 +21,7 @@ from tests.support.chat_harness import (
     discord_section,
     settings_data,
 )
-from tests.support.loopback_http import LoopbackServer, RecordedRequest, Reply, start
+from tests.support.loopback_http import LoopbackServer, RecordedRequest, Reply
 
 GUILD = "290926798626357999"
 CHANNEL = "645027906669510667"
@@ -63,18 +61,6 @@ def fake_discord(request: RecordedRequest) -> Reply:
             ]
         )
     raise AssertionError(f"unexpected Discord call {request.method} {request.path}")
-
-
-@pytest.fixture
-def discord_api() -> Iterator[LoopbackServer]:
-    before = discord.http.Route.BASE
-    server = start(fake_discord)
-    use_api_url(server.base_url)
-    try:
-        yield server
-    finally:
-        discord.http.Route.BASE = before
-        server.close()
 
 
 def user(user_id: str) -> dict[str, Any]:
@@ -172,7 +158,13 @@ async def dispatched() -> None:
 def in_bot(tmp_path: Path, api: LoopbackServer, body: Any) -> None:
     url = f"sqlite:///{tmp_path}/bot.db"
     upgrade(url)
-    data = settings_data(url, discord=discord_section(api.base_url, "ab" * 32, guild_id=GUILD))
+    run_bot(
+        settings_data(url, discord=discord_section(api.base_url, "ab" * 32, guild_id=GUILD)), body
+    )
+
+
+def run_bot(data: dict[str, Any], body: Any) -> None:
+    """`body(world, bot)` with the discord.py bot logged in against the fake REST API."""
 
     async def go() -> None:
         async with ChatWorld.open(data) as world:

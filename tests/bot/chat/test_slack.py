@@ -14,21 +14,19 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import insert
 
 from bot.commands import slack_actor
 from routing.intake.alert import AlertStatus
-from routing.paging.outbox import NOTIFICATION
 from routing.response import incidents
 from tests.support.chat_harness import (
     ALICE_SLACK,
-    NOW,
     SIGNING_SECRET,
     SLACK_TOKEN,
     ChatWorld,
     alert,
     settings_data,
     slack_section,
+    store_message,
 )
 from tests.support.loopback_http import LoopbackServer, RecordedRequest, Reply, start
 from tests.support.paths import SHARED_FIXTURES
@@ -58,7 +56,9 @@ class FakeSlack:
             channel = "C0OPS" if body["channel"] == "#ops" else body["channel"]
             return Reply.json({"ok": True, "channel": channel, "ts": ts})
         if request.path == "/api/chat.update":
-            assert body["channel"] and body["ts"] and body["blocks"], body
+            # Slack's chat.update needs channel and ts, and one of blocks, text or attachments.
+            assert body["channel"] and body["ts"], body
+            assert body.get("blocks") or body.get("text") or body.get("attachments"), body
             return Reply.json({"ok": True, "channel": body["channel"], "ts": body["ts"]})
         return Reply.json({"ok": False, "error": "unknown_method"})
 
@@ -302,30 +302,10 @@ def test_silence_button_silences_the_group_for_an_hour(tmp_path: Path) -> None:
     in_world(tmp_path, body)
 
 
-def _store_message(world: ChatWorld, iid: int, ref: str) -> None:
-    """A chat message the outbox posted earlier (what the paging worker records)."""
-    with world.rt.engine.begin() as conn:
-        conn.execute(
-            insert(NOTIFICATION).values(
-                incident_id=iid,
-                dedup_key=f"channel:{iid}:1:test",
-                kind="channel",
-                address="slack:#ops",
-                via="route root",
-                status="sent",
-                created_at=NOW,
-                first_due_at=NOW,
-                next_attempt_at=NOW,
-                sent_at=NOW,
-                message_ref=ref,
-            )
-        )
-
-
 def test_changes_from_any_surface_update_posted_messages(tmp_path: Path) -> None:
     async def body(world: ChatWorld, fake: FakeSlack) -> None:
         iid = await world.incident()
-        _store_message(world, iid, "C0OPS:1700000000.000007")
+        store_message(world, iid, "slack:#ops", "C0OPS:1700000000.000007")
         # No api_tokens (loopback only): the API is open, and its writes say "api".
         response = await world.http.post(f"/api/v1/incidents/{iid}/ack")
         assert response.status_code == 200

@@ -97,7 +97,10 @@ def test_silence_accepts_braces_with_spaces_and_an_incident_id() -> None:
         ("resolve", "resolve needs an incident id: /incident resolve 42 rolled back"),
         ("note 42", "note needs some text: /incident note 42 rolled back the deploy"),
         ("note", "note needs an incident id: /incident note 42 rolled back the deploy"),
-        ("run 42", "run needs a playbook name after the incident id: /incident run 42 restart-api"),
+        (
+            "run 42",
+            "run needs a playbook name after the incident id: /incident run 42 api-5xx window=1h",
+        ),
         (
             "page",
             "page needs a user or team and a message: /incident page alice the database is down",

@@ -190,7 +190,6 @@ INTAKE: dict[str, Tests] = {
 }
 
 CHAT: dict[str, Tests] = {
-    "playbooks": (),
     "slack": (_SLACK + "test_slash_command_changes_the_incident_and_answers_in_channel",),
     "slack.bot_token": (_SLACK + "test_changes_from_any_surface_update_posted_messages",),
     "slack.signing_secret": (_SLACK + "test_slash_command_changes_the_incident_and_answers_in_channel", _SLACK + "test_bad_signature_and_stale_timestamp_are_refused"),
@@ -207,6 +206,55 @@ CHAT: dict[str, Tests] = {
     "discord.allow_unknown_users": (_CHAT + "test_discord_allow_unknown_users_lets_strangers_act_on_discord_only",),
 }
 
+_CONN = "tests/bot/config/test_key_effects_connections.py::"
+_CATALOG = "tests/playbooks/test_catalog.py::"
+_LOKI = "tests/integrations/logs/test_loki.py::"
+_ES = "tests/integrations/logs/test_elasticsearch.py::"
+_SENTRY = "tests/integrations/logs/test_sentry_event.py::"
+_OUTBOUND = "tests/integrations/logs/test_outbound.py::"
+_FILES = "tests/integrations/logs/test_files.py::"
+_JOURNALD = "tests/integrations/logs/test_journald.py::"
+
+PLAYBOOKS: dict[str, Tests] = {
+    "playbooks": (_CATALOG + "test_the_issues_config_pair_loads", _CATALOG + "test_the_folder_is_read_next_to_the_config_file", _CONN + "test_playbooks_is_the_folder_loaded_next_to_the_config"),
+    "connections": (_CONN + "test_the_type_picks_the_connection_model", _CATALOG + "test_check_config_names_each_problem_by_file_and_path"),
+    "connections.loki.type": (_CONN + "test_the_type_picks_the_connection_model",),
+    "connections.loki.url": (_LOKI + "test_basic_auth_and_window_and_limit", _CONN + "test_a_connection_to_a_non_public_address_is_refused_unless_allow_private"),
+    "connections.loki.allow_private": (_CONN + "test_a_connection_to_a_non_public_address_is_refused_unless_allow_private", _OUTBOUND + "test_a_name_on_loopback_is_refused_unless_allowed_and_then_reached_at_the_checked_ip"),
+    "connections.loki.timeout": (_CONN + "test_each_http_connection_s_timeout_and_response_cap_bound_its_requests", _OUTBOUND + "test_a_slow_answer_fails_at_the_connection_timeout"),
+    "connections.loki.max_response_bytes": (_CONN + "test_each_http_connection_s_timeout_and_response_cap_bound_its_requests", _OUTBOUND + "test_oversize_answers_are_refused_declared_or_streamed"),
+    "connections.loki.username": (_LOKI + "test_basic_auth_and_window_and_limit",),
+    "connections.loki.password": (_LOKI + "test_basic_auth_and_window_and_limit", _CONN + "test_connection_credentials_are_masked_in_dumps_and_scrubbed_from_logs"),
+    "connections.loki.token": (_LOKI + "test_query_range_request_and_lines_oldest_first", _CONN + "test_connection_credentials_are_masked_in_dumps_and_scrubbed_from_logs"),
+    "connections.loki.org_id": (_LOKI + "test_query_range_request_and_lines_oldest_first",),
+    "connections.elasticsearch.type": (_CONN + "test_the_type_picks_the_connection_model",),
+    "connections.elasticsearch.url": (_ES + "test_search_request_and_hits_oldest_first", _CONN + "test_a_connection_to_a_non_public_address_is_refused_unless_allow_private"),
+    "connections.elasticsearch.allow_private": (_CONN + "test_a_connection_to_a_non_public_address_is_refused_unless_allow_private",),
+    # The shared HTTP client reads timeout and max_response_bytes of every HTTP connection.
+    "connections.elasticsearch.timeout": (_CONN + "test_each_http_connection_s_timeout_and_response_cap_bound_its_requests",),
+    "connections.elasticsearch.max_response_bytes": (_CONN + "test_each_http_connection_s_timeout_and_response_cap_bound_its_requests",),
+    "connections.elasticsearch.username": (_ES + "test_opensearch_with_basic_auth_index_override_and_int_total",),
+    "connections.elasticsearch.password": (_ES + "test_opensearch_with_basic_auth_index_override_and_int_total", _CONN + "test_connection_credentials_are_masked_in_dumps_and_scrubbed_from_logs"),
+    "connections.elasticsearch.index": (_ES + "test_index_is_one_percent_encoded_segment",),
+    "connections.elasticsearch.api_key": (_ES + "test_search_request_and_hits_oldest_first", _CONN + "test_connection_credentials_are_masked_in_dumps_and_scrubbed_from_logs"),
+    "connections.elasticsearch.flavor": (_ES + "test_opensearch_with_basic_auth_index_override_and_int_total", _ES + "test_bad_connections_are_refused"),
+    "connections.sentry.type": (_CONN + "test_a_connection_to_a_non_public_address_is_refused_unless_allow_private",),
+    "connections.sentry.url": (_SENTRY + "test_latest_event_request_and_text", _SENTRY + "test_connection_defaults_to_sentry_io_and_needs_org_and_token"),
+    "connections.sentry.allow_private": (_CONN + "test_a_connection_to_a_non_public_address_is_refused_unless_allow_private",),
+    "connections.sentry.timeout": (_CONN + "test_each_http_connection_s_timeout_and_response_cap_bound_its_requests",),
+    "connections.sentry.max_response_bytes": (_CONN + "test_each_http_connection_s_timeout_and_response_cap_bound_its_requests",),
+    "connections.sentry.organization": (_SENTRY + "test_latest_event_request_and_text",),
+    "connections.sentry.token": (_SENTRY + "test_latest_event_request_and_text", _CONN + "test_connection_credentials_are_masked_in_dumps_and_scrubbed_from_logs"),
+    "connections.files.type": (_FILES + "test_path_outside_the_globs_is_refused_at_plan_and_fetch",),
+    "connections.files.paths": (_FILES + "test_path_outside_the_globs_is_refused_at_plan_and_fetch", _FILES + "test_symlink_out_of_the_glob_is_refused"),
+    "connections.files.max_scan_bytes": (_FILES + "test_scan_budget_stops_and_says_so",),
+    "connections.journald.type": (_JOURNALD + "test_plan_is_an_argument_list",),
+    "connections.journald.directory": (_JOURNALD + "test_other_unit_and_directory_connection",),
+    "connections.journald.file": (_JOURNALD + "test_unit_and_since_filter_oldest_first",),
+    "connections.journald.timeout": (_CONN + "test_the_journald_connection_s_timeout_bounds_journalctl", _JOURNALD + "test_timeout_and_cancel_leave_no_process"),
+    "connections.journald.max_output_bytes": (_JOURNALD + "test_output_cap_keeps_the_newest",),
+}
+
 KEY_EFFECTS: dict[str, Tests] = {
     **PEOPLE,
     **SCHEDULES,
@@ -220,4 +268,5 @@ KEY_EFFECTS: dict[str, Tests] = {
     **GROUPING,
     **INTAKE,
     **CHAT,
+    **PLAYBOOKS,
 }

@@ -17,9 +17,7 @@ from tests.bot.config.key_effects import KEY_EFFECTS
 
 # Keys that do nothing yet, each with the issue that gives it an effect. Strict xfail:
 # once the key gets its tests, the row must leave this set.
-PENDING: dict[str, str] = {
-    "playbooks": "the playbooks issue: the folder is checked by check-config, never loaded",
-}
+PENDING: dict[str, str] = {}
 
 
 def _models_in(annotation: object) -> list[type[BaseModel]]:
@@ -33,6 +31,13 @@ def _models_in(annotation: object) -> list[type[BaseModel]]:
     return found
 
 
+def _type_tag(model: type[BaseModel]) -> str | None:
+    """The `type:` literal a member of a tagged union declares ("loki"), if any."""
+    field = model.model_fields.get("type")
+    literals = typing.get_args(field.annotation) if field is not None else ()
+    return literals[0] if len(literals) == 1 and isinstance(literals[0], str) else None
+
+
 def config_keys(model: type[BaseModel] = Settings) -> list[str]:
     """Every key as written in YAML ("users.role", "route.group_by"): list items are named
     by their list's key, and each model is walked once (route.routes holds routes)."""
@@ -44,9 +49,12 @@ def config_keys(model: type[BaseModel] = Settings) -> list[str]:
         for name, field in current.model_fields.items():
             key = prefix + (field.alias or name)
             keys.append(key)
-            for inner in _models_in(field.annotation):
+            inners = _models_in(field.annotation)
+            for inner in inners:
                 if inner not in seen:
-                    walk(inner, key + ".")
+                    # Models picked by their `type:` (connections) each have their keys.
+                    tag = _type_tag(inner) if len(inners) > 1 else None
+                    walk(inner, f"{key}.{tag}." if tag else key + ".")
 
     walk(model, "")
     return keys
@@ -64,6 +72,7 @@ def test_the_enumeration_walks_nested_models_and_lists() -> None:
     assert len(keys) == len(set(keys))
     for key in ("users.role", "route.group_by", "route.continue", "sources.nginx.threshold.window"):
         assert key in keys
+    assert "connections.loki.url" in keys and "connections.journald.directory" in keys
     assert "route.routes" in keys and "route.routes.group_by" not in keys
 
 

@@ -1,0 +1,54 @@
+"""Log backends: one module per log store, one registry of them.
+
+`LOG_BACKENDS` maps a backend's name (the action is `logs.<name>`) to the backend;
+`CONNECTION_TYPES` maps each connection `type:` to its model, built from the backends.
+Adding a backend is one import and one entry in LOG_BACKENDS.
+"""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+from integrations.connections import ConnectionBase
+from integrations.logs.base import LogBackend, LogLine
+from integrations.logs.elasticsearch import ElasticsearchBackend
+from integrations.logs.files import FileBackend
+from integrations.logs.http_support import iso_millis
+from integrations.logs.journald import JournaldBackend
+from integrations.logs.loki import LokiBackend
+from integrations.logs.sentry_event import SentryEventBackend
+
+LOG_BACKENDS: dict[str, LogBackend] = {
+    backend.name: backend
+    for backend in (
+        LokiBackend(),
+        ElasticsearchBackend(),
+        SentryEventBackend(),
+        FileBackend(),
+        JournaldBackend(),
+    )
+}
+
+
+def connection_type(model: type[ConnectionBase]) -> str:
+    """The `type:` literal a connection model declares ("loki")."""
+    annotation: Any = model.model_fields["type"].annotation
+    (literal,) = get_args(annotation)
+    return str(literal)
+
+
+CONNECTION_TYPES: dict[str, type[ConnectionBase]] = {
+    connection_type(backend.connection_model): backend.connection_model
+    for backend in LOG_BACKENDS.values()
+}
+
+
+def format_line(line: LogLine) -> str:
+    """One stored output line: `2026-12-06T10:00:01.123Z {app="api"} text` (time and
+    origin when known)."""
+    parts = [iso_millis(line.at)] if line.at is not None else []
+    parts += [line.origin] if line.origin else []
+    return " ".join([*parts, line.text])
+
+
+__all__ = ["CONNECTION_TYPES", "LOG_BACKENDS", "connection_type", "format_line"]

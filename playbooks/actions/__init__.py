@@ -1,0 +1,1 @@
+"""The actions a step's `uses:` names (playbooks.registry collects them)."""
