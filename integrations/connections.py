@@ -4,13 +4,13 @@ A playbook names a connection; it never carries a URL or a secret itself, so tem
 cannot reach a credential and outbound requests can only go where an operator pointed
 them. Each backend module declares its connection model (a pydantic model with a
 `type` literal); `CONNECTION_TYPES` is the one registry of them, filled by the log
-backends (integrations.logs) and, later, the CI actions.
+backends (integrations.logs) and the CI backends (integrations.ci).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -60,4 +60,36 @@ class HttpConnection(ConnectionBase):
         return {}
 
 
-__all__ = ["SECRET_MARKER", "BaseURL", "ConnectionBase", "HttpConnection"]
+def connection_type(model: type[ConnectionBase]) -> str:
+    """The `type:` literal a connection model declares ("loki")."""
+    annotation: Any = model.model_fields["type"].annotation
+    (literal,) = get_args(annotation)
+    return str(literal)
+
+
+if TYPE_CHECKING:
+    CONNECTION_TYPES: dict[str, type[ConnectionBase]]
+
+
+def __getattr__(name: str) -> Any:
+    # Built on first use: the backend packages import this module for ConnectionBase.
+    if name != "CONNECTION_TYPES":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from integrations.ci import CI_BACKENDS
+    from integrations.logs import LOG_BACKENDS
+
+    models = [b.connection_model for b in LOG_BACKENDS.values()]
+    models += [b.connection_model for b in CI_BACKENDS.values()]
+    types = {connection_type(model): model for model in models}
+    globals()["CONNECTION_TYPES"] = types
+    return types
+
+
+__all__ = [
+    "CONNECTION_TYPES",
+    "SECRET_MARKER",
+    "BaseURL",
+    "ConnectionBase",
+    "HttpConnection",
+    "connection_type",
+]

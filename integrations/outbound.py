@@ -43,6 +43,12 @@ class OutboundRefused(RuntimeError):
     response too large, no answer in time, or the network failed. Never names a secret."""
 
 
+class OutboundNotSent(OutboundRefused):
+    """Refused before a byte of the request left: the address check or DNS refused the
+    first hop, or no connection could be opened. A dispatch that raises this certainly
+    did not arrive, so it is a plain failure, never an ambiguous one."""
+
+
 @dataclass(frozen=True)
 class OutboundResponse:
     status: int
@@ -175,7 +181,7 @@ class Outbound:
     async def _send_following(
         self, connection: HttpConnection, call: HttpCall, url: str
     ) -> OutboundResponse:
-        method, body = call.method, call.json
+        method, body = call.method, (call.json if call.content is None else call.content)
         # identity: a compressed answer could expand far past the size cap in one chunk
         headers = {
             "user-agent": "firebell",
@@ -185,8 +191,14 @@ class Outbound:
         }
         # host stays; scheme and port are those of the current hop
         current_scheme, first_host, current_port = _split(url)
-        for _hop in range(MAX_REDIRECTS + 1):
-            response = await self._send_once(connection, method, url, headers, body)
+        for hop in range(MAX_REDIRECTS + 1):
+            try:
+                response = await self._send_once(connection, method, url, headers, body)
+            except OutboundNotSent as exc:
+                if hop == 0:
+                    raise
+                # An earlier hop reached the server: the request may have had its effect.
+                raise OutboundRefused(str(exc)) from None
             location = response.headers.get("location")
             if response.status not in (301, 302, 303, 307, 308) or not location:
                 return response
@@ -233,7 +245,8 @@ class Outbound:
             method,
             at_ip,
             headers={**headers, "host": host_header},
-            json=body,
+            # bytes: a body sent exactly as given (JSON never encodes to bytes)
+            **({"content": body} if isinstance(body, bytes) else {"json": body}),
             timeout=httpx.Timeout(connection.timeout.total_seconds()),
             extensions=extensions,
         )
@@ -256,6 +269,8 @@ class Outbound:
                 await response.aclose()
         except httpx.TimeoutException:
             raise TimeoutError from None  # reported by send() with the deadline
+        except httpx.ConnectError as exc:  # TCP or TLS setup failed: nothing was written
+            raise OutboundNotSent(f"{where}: {type(exc).__name__} {exc}".strip()) from None
         except httpx.HTTPError as exc:
             raise OutboundRefused(f"{where}: {type(exc).__name__} {exc}".strip()) from None
         return OutboundResponse(
@@ -268,15 +283,15 @@ class Outbound:
         try:
             addresses = await asyncio.to_thread(_resolve, self._resolver, host, port)
         except (OSError, UnicodeError) as exc:
-            raise OutboundRefused(f"cannot resolve {host}: {exc}") from None
+            raise OutboundNotSent(f"cannot resolve {host}: {exc}") from None
         if not addresses:
-            raise OutboundRefused(f"cannot resolve {host}: no address")
+            raise OutboundNotSent(f"cannot resolve {host}: no address")
         if not allow_private:
             # Every address must pass: a name may answer with a public and a private one.
             for address in addresses:
                 problem = address_problem(address)
                 if problem:
-                    raise OutboundRefused(_refusal(host, address, problem))
+                    raise OutboundNotSent(_refusal(host, address, problem))
         return addresses[0].split("%", 1)[0]
 
     def _client(self, scheme: str, host: str, port: int) -> httpx.AsyncClient:
@@ -294,6 +309,7 @@ class Outbound:
 __all__ = [
     "MAX_REDIRECTS",
     "Outbound",
+    "OutboundNotSent",
     "OutboundRefused",
     "OutboundResponse",
     "Resolver",

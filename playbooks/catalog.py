@@ -22,7 +22,7 @@ from jinja2 import TemplateSyntaxError
 from pydantic import ValidationError
 
 from integrations.connections import ConnectionBase
-from playbooks.action import Action
+from playbooks.action import Action, is_remote
 from playbooks.model import IDENT, Playbook, PlaybookFile, Step, file_hash
 from playbooks.params import spec_problems
 from playbooks.registry import ACTIONS
@@ -35,6 +35,7 @@ from playbooks.templates import (
 )
 from playbooks.yaml_source import read_playbook_file, with_line
 from routing.muting.matcher import Matcher, MatcherError, matches, parse_matchers
+from routing.paging.policy import PolicyConfig
 
 # Names a template may read besides the context: Jinja's loop variable and our globals.
 _TEMPLATE_NAMES = CONTEXT_NAMES | {"loop", "range", "dict"}
@@ -57,6 +58,8 @@ class Catalog:
     playbooks: Mapping[str, Playbook] = field(default_factory=dict)
     connections: Mapping[str, ConnectionBase] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()  # every configured secret value: outputs are redacted of them
+    # users, teams and schedules: who `approval:` approvers name (playbooks.approval_rules)
+    people: PolicyConfig = field(default_factory=PolicyConfig, compare=False)
 
     def get(self, name: str) -> Playbook | None:
         return self.playbooks.get(name)
@@ -71,9 +74,12 @@ def load_catalog(
     connections: Mapping[str, ConnectionBase],
     secrets: Sequence[str],
     shown_as: str | None = None,
+    people: PolicyConfig | None = None,
 ) -> Catalog:
     """Every playbook of `folder` (None: none), or PlaybookErrors naming each problem by
-    its file, written as `shown_as/<file>` (the folder as the config writes it)."""
+    its file, written as `shown_as/<file>` (the folder as the config writes it).
+    `people`: the users, teams and schedules approvers may name (None: none)."""
+    people = people if people is not None else PolicyConfig()
     loaded: dict[str, Playbook] = {}
     seen: dict[str, str] = {}  # id -> the file that has it
     problems: list[tuple[str, str]] = []
@@ -87,7 +93,7 @@ def load_catalog(
             if path.name.startswith("."):
                 continue  # editor and sync leftovers
             where = str(prefix / path.name)
-            playbook_id, playbook, found = _load_file(path, connections)
+            playbook_id, playbook, found = _load_file(path, connections, people)
             problems += [(where, message) for message in found]
             if playbook_id is None:
                 continue
@@ -101,7 +107,22 @@ def load_catalog(
                 loaded[playbook.id] = playbook
     if problems:
         raise PlaybookErrors(problems)
-    return Catalog(dict(loaded), dict(connections), tuple(secrets))
+    return Catalog(dict(loaded), dict(connections), tuple(secrets), people)
+
+
+def folder_fingerprint(folder: Path | None) -> tuple[tuple[str, str], ...]:
+    """(file name, sha256) of every playbook file of `folder`: a change of any file, or a
+    file added or removed, changes it (the worker reloads the catalog on a change)."""
+    if folder is None or not folder.is_dir():
+        return ()
+    found = []
+    for path in sorted(folder.iterdir(), key=lambda f: f.name):
+        if path.suffix in (".yaml", ".yml") and path.is_file() and not path.name.startswith("."):
+            try:
+                found.append((path.name, file_hash(path.read_bytes())))
+            except OSError:
+                found.append((path.name, ""))
+    return tuple(found)
 
 
 def _path(loc: Sequence[str | int]) -> str:
@@ -132,19 +153,23 @@ def _model_problems(exc: ValidationError) -> Iterator[tuple[tuple[Any, ...], str
 
 
 def _load_file(
-    path: Path, connections: Mapping[str, ConnectionBase]
+    path: Path, connections: Mapping[str, ConnectionBase], people: PolicyConfig
 ) -> tuple[str | None, Playbook | None, list[str]]:
     """The file's id (when it has a valid one), its playbook (None: problems), problems."""
     try:
         raw, data, lines = read_playbook_file(path)
     except ValueError as exc:
         return None, None, [str(exc)]
-    playbook_id, playbook, problems = _check_file(path, raw, data, connections)
+    playbook_id, playbook, problems = _check_file(path, raw, data, connections, people)
     return playbook_id, playbook, [with_line(problem, lines) for problem in problems]
 
 
 def _check_file(
-    path: Path, raw: bytes, data: Any, connections: Mapping[str, ConnectionBase]
+    path: Path,
+    raw: bytes,
+    data: Any,
+    connections: Mapping[str, ConnectionBase],
+    people: PolicyConfig,
 ) -> tuple[str | None, Playbook | None, list[str]]:
     if not isinstance(data, dict):
         return None, None, ["a playbook file is a mapping (id:, match:, params:, steps:)"]
@@ -167,6 +192,7 @@ def _check_file(
     for index, step in enumerate(spec.steps):
         earlier = [s.id for s in spec.steps[:index]]
         problems += _step_problems(step, f"steps[{index}]", spec, earlier, connections)
+        problems += _gate_problems(step, f"steps[{index}]", earlier, people)
     if problems:
         return spec.id, None, problems
     return spec.id, Playbook(spec, path, file_hash(raw), tuple(matchers)), []
@@ -191,6 +217,44 @@ def _step_problems(
         return [*problems, f'{where}.uses: unknown action "{step.uses}" ({hint}known: {known})']
     problems += _connection_problems(action, step.with_, f"{where}.with", connections)
     problems += _with_problems(action, step.with_, f"{where}.with")
+    return problems
+
+
+def _gate_problems(step: Step, where: str, earlier: list[str], people: PolicyConfig) -> list[str]:
+    """`wait:` only where the action can wait (remote actions); `approval:` approvers
+    that name configured users, teams and schedules; `show:` earlier steps."""
+    problems: list[str] = []
+    action = ACTIONS.get(step.uses)
+    if step.wait is not None and action is not None and not is_remote(action):
+        problems.append(
+            f"{where}.wait: {step.uses} cannot wait (only remote actions can: "
+            f"{', '.join(n for n, a in ACTIONS.items() if is_remote(a)) or 'none'})"
+        )
+    if "timeout" in step.model_fields_set and action is not None and is_remote(action):
+        # Each CI call has its connection's `timeout`; how long to follow is `wait.timeout`.
+        problems.append(
+            f"{where}.timeout: {step.uses} does not use it (each call has the connection's "
+            "timeout; follow the run at most `wait: {timeout: ...}`)"
+        )
+    if step.approval is None:
+        return problems
+    known: dict[str, Mapping[str, object]] = {
+        "user": people.users_by_name,
+        "team": people.teams_by_name,
+        "oncall": people.schedules_by_name,
+    }
+    words = {"user": "users", "team": "teams", "oncall": "schedules"}
+    for index, approver in enumerate(step.approval.approvers):
+        kind, _, name = approver.partition(":")
+        if name not in known[kind]:
+            configured = ", ".join(sorted(known[kind])) or "none configured"
+            problems.append(
+                f'{where}.approval.approvers[{index}]: unknown {kind} "{name}" '
+                f"({words[kind]}: {configured})"
+            )
+    for index, name in enumerate(step.approval.show):
+        if name not in earlier:
+            problems.append(f'{where}.approval.show[{index}]: "{name}" is not an earlier step')
     return problems
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from jinja2 import TemplateSyntaxError
@@ -23,8 +23,9 @@ from integrations.connections import ConnectionBase
 from integrations.logs.base import FetchError
 from integrations.outbound import Outbound
 from playbooks.action import Action, ActionContext, ActionIO, Planned
+from playbooks.approval_rules import eligible
 from playbooks.catalog import Catalog
-from playbooks.model import Playbook, Step
+from playbooks.model import Approval, Playbook, Step
 from playbooks.outputs import Redactor, excerpt, prepare_output
 from playbooks.registry import action_for
 from playbooks.templates import (
@@ -54,6 +55,10 @@ class StepPlan:
     note: str = ""
     result: str | None = None  # with_reads: the read's summary (or why it failed)
     excerpt: str | None = None  # with_reads: its last lines, redacted
+    # approval: who would be asked ({"asks": [...], "required": N, "expires_in": "45m"});
+    # wait: how long a remote run would be followed ("30m").
+    approval: dict[str, Any] | None = None
+    wait: str | None = None
     planned: Planned | None = field(default=None, repr=False)
     action: Action | None = field(default=None, repr=False)
     connection: ConnectionBase | None = field(default=None, repr=False)
@@ -67,6 +72,10 @@ class StepPlan:
             "request": dict(self.request) if self.request is not None else None,
             "note": self.note,
         }
+        if self.approval is not None:
+            item["approval"] = self.approval
+        if self.wait is not None:
+            item["wait"] = self.wait
         if self.result is not None:
             item["result"] = self.result
             item["excerpt"] = self.excerpt or ""
@@ -154,9 +163,35 @@ def plan_step(
         return plan
     plan.request, plan.planned = planned.shown, planned
     plan.action, plan.connection = action, connection
+    notes = []
     if plan.condition == KNOWN:
-        plan.note = "runs only if its `if` holds when run"
+        notes.append("runs only if its `if` holds when run")
+    if step.approval is not None:
+        actor = str(context["run"]["started_by"])
+        asks = eligible(step.approval, actor, catalog.people, now)
+        plan.approval = {
+            "asks": asks,
+            "required": step.approval.required,
+            "expires_in": _duration(step.approval.expires_in),
+            "show": list(step.approval.show),
+        }
+        notes.append(
+            f"would ask {asked_line(asks, step.approval)} to approve this "
+            "request; a dry-run asks nobody"
+        )
+    if step.wait is not None:
+        plan.wait = _duration(step.wait.timeout)
+        notes.append(f"would follow the CI run to its end, at most {plan.wait} (then cancel it)")
+    plan.note = "; ".join(notes)
     return plan
+
+
+def _duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def plan_steps(
@@ -225,6 +260,12 @@ async def perform_reads(
         plan.result = redactor.text(text)
         plan.excerpt = excerpt(prepare_output(result.lines, redactor).lines)
     return sent
+
+
+def asked_line(asked: Sequence[str], approval: Approval) -> str:
+    """ "alice, bob (2 of 2)": who is asked and how many approvals it takes."""
+    who = ", ".join(asked) or "nobody (no permitted approver right now)"
+    return f"{who} ({approval.required} of {len(asked)})"
 
 
 def request_line(shown: Mapping[str, Any] | None) -> str | None:

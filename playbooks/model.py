@@ -7,6 +7,7 @@ every step against its action (playbooks.registry) and the configured connection
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -42,6 +43,58 @@ class Retry(_Strict):
     backoff: Duration = timedelta(seconds=5)  # doubled after each failed try
 
 
+class Wait(_Strict):
+    """`wait:` on a remote step (CI): follow the remote run to its end, at most `timeout`."""
+
+    timeout: Duration = timedelta(minutes=30)
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_bounds(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= value <= timedelta(hours=24):
+            raise ValueError("must be between 1s and 24h")
+        return value
+
+
+APPROVER = r"^(user|team|oncall):[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+class Approval(_Strict):
+    """`approval:` on a step: it runs only once `required` distinct permitted people
+    approved the exact request (see playbooks.approval_rules)."""
+
+    approvers: list[str] = Field(min_length=1)  # user:NAME, team:NAME, oncall:SCHEDULE
+    required: int = Field(default=1, ge=1, le=10)
+    expires_in: Duration = timedelta(hours=1)
+    show: list[str] = Field(default_factory=list)  # earlier steps whose outputs it shows
+    remind_before: Duration | None = None  # None: a fifth of expires_in
+
+    @field_validator("approvers")
+    @classmethod
+    def _approver_shape(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(APPROVER, item):
+                raise ValueError(f'"{item}" is not user:NAME, team:NAME or oncall:SCHEDULE')
+        return value
+
+    @field_validator("expires_in")
+    @classmethod
+    def _expiry_bounds(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= value <= timedelta(days=7):
+            raise ValueError("must be between 1m and 7d")
+        return value
+
+    @model_validator(mode="after")
+    def _remind_inside(self) -> Approval:
+        if self.remind_before is not None and self.remind_before >= self.expires_in:
+            raise ValueError("remind_before must be shorter than expires_in")
+        return self
+
+    @property
+    def reminder_lead(self) -> timedelta:
+        return self.remind_before if self.remind_before is not None else self.expires_in / 5
+
+
 class Step(_Strict):
     id: str = Field(pattern=IDENT)
     uses: str
@@ -51,6 +104,8 @@ class Step(_Strict):
     always: bool = False  # runs even after an earlier failure or a cancel
     timeout: Duration = timedelta(seconds=60)
     retry: Retry = Field(default_factory=Retry)
+    wait: Wait | None = None  # remote actions only (checked by playbooks.catalog)
+    approval: Approval | None = None
 
     @field_validator("timeout")
     @classmethod

@@ -14,9 +14,14 @@ from typing import Any
 
 from playbooks.model import Playbook
 
-FINISHED_STEP = frozenset({"succeeded", "failed", "skipped", "cancelled", "timed_out"})
+# rejected / expired: an approval step that never ran (expired is no rejection: distinct).
+FINISHED_STEP = frozenset(
+    {"succeeded", "failed", "skipped", "cancelled", "timed_out", "rejected", "expired"}
+)
 FINISHED_RUN = frozenset({"succeeded", "failed", "cancelled"})
-FAILED = frozenset({"failed", "timed_out"})
+FAILED = frozenset({"failed", "timed_out", "rejected", "expired"})
+# A remote step between passes: its run is a stored state, not a sleeping task.
+PARKED_STEP = frozenset({"awaiting_approval", "waiting"})
 SUMMARY_LINE_CHARS = 200
 
 
@@ -64,8 +69,10 @@ def summary_line(row: Mapping[str, Any]) -> str | None:
         line = f"{name}: {row['summary']}"
     elif status == "failed":
         line = f"{name}: failed: {row['error'] or row['summary']}"
-    elif status in ("timed_out", "skipped", "cancelled"):
+    elif status in ("timed_out", "skipped", "cancelled", "rejected", "expired"):
         line = f"{name}: {status.replace('_', ' ')}"
+        if status in ("rejected", "expired") and row["summary"]:
+            line = f"{name}: {row['summary']}"
     else:
         return None
     line = line.split("\n", 1)[0]

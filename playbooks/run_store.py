@@ -142,7 +142,7 @@ def next_due(conn: Connection) -> datetime | None:
     return value
 
 
-def _held(conn: Connection, run_id: int, owner: str, now: datetime | None = None) -> Any:
+def held_run(conn: Connection, run_id: int, owner: str, now: datetime | None = None) -> Any:
     """The run row if `owner` holds it (with `now`: and its lease has not run out) and it
     is unfinished; locked until commit. None once another worker took it over."""
     query = select(RUN).where(
@@ -165,7 +165,7 @@ def begin_step(
     """Mark a step running before its action is called (one more attempt) and hold the
     run until `lease_until`; the attempt number, or None if the lease was lost or ran out
     (then another worker may take the run: the action must not be called)."""
-    if _held(conn, run_id, owner, now) is None:
+    if held_run(conn, run_id, owner, now) is None:
         return None
     attempt: int | None = conn.execute(
         update(STEP)
@@ -203,7 +203,7 @@ def finish_step(
     the run's summary, holding the run on until `hold_until`; the run row as locked (its
     cancel request tells the runner what comes next), or None if the lease was lost."""
     assert status in FINISHED_STEP, status
-    held = _held(conn, run_id, owner)
+    held = held_run(conn, run_id, owner)
     if held is None:
         return None
     step_row_id: int = conn.execute(
@@ -248,7 +248,7 @@ def retry_later(
 ) -> bool:
     """A failed try with tries left: the step waits (pending) until `due_at`, the lease
     is let go, so the wait is a stored state, not a sleep."""
-    if _held(conn, run_id, owner) is None:
+    if held_run(conn, run_id, owner) is None:
         return False
     conn.execute(
         update(STEP)

@@ -73,17 +73,23 @@ def step_timeline(
     now: datetime,
     status: str,
     message: str,
-    shown: str,
-    attempt: int,
+    shown: str = "",
+    attempt: int | None = None,
+    **data: Any,
 ) -> None:
+    """A step's `playbook_step` entry (`attempt`: the row's unless given). Remote and
+    approval steps add their status words (awaiting_approval, approval_void,
+    approval_reminder, approved, dispatched, unknown, found, ci_status) and the CI link
+    and status in `data`."""
     text = f"{row['step_id']}: {message}" + (f"\n{shown}" if shown else "")
-    data = {
+    entry = {
         "run_id": run["id"],
         "playbook": run["playbook"],
         "step_id": row["step_id"],
         "status": status,
-        "attempt": attempt,
+        "attempt": row.get("attempt", 0) if attempt is None else attempt,
         "excerpt": shown,
         "worker": run["lease_owner"],  # host:pid:tag of the process that ran it
+        **data,
     }
-    add_timeline(conn, run["incident_id"], now, "playbook_step", text, data=data)
+    add_timeline(conn, run["incident_id"], now, "playbook_step", text, data=entry)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -27,14 +27,25 @@ from sqlalchemy import Connection, Engine
 from integrations.connections import ConnectionBase
 from integrations.outbound import Outbound
 from playbooks import run_store
-from playbooks.action import Action, ActionContext, ActionIO, ChatPoster, Planned, StepResult
+from playbooks.action import (
+    Action,
+    ActionContext,
+    ActionIO,
+    ChatPoster,
+    Planned,
+    StepResult,
+    is_remote,
+)
 from playbooks.catalog import Catalog
 from playbooks.incident_view import incident_view
 from playbooks.model import Playbook, Step
 from playbooks.outputs import Output, Redactor, excerpt, prepare_output
 from playbooks.registry import action_for
+from playbooks.remote_steps import RemoteSteps
+from playbooks.remote_store import set_step
 from playbooks.run_rules import (
     FINISHED_STEP,
+    PARKED_STEP,
     next_move,
     run_summary,
     steps_changed,
@@ -61,6 +72,17 @@ class Prepared:
     shown: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class StepMove:
+    """One move on one step of a run that `owner` holds: what each of its writes needs.
+    `run` is the in-memory run (brought up to date as steps end)."""
+
+    spec: Playbook
+    run: dict[str, Any]
+    owner: str
+    row: dict[str, Any]
+
+
 class Runner:
     def __init__(
         self,
@@ -73,6 +95,7 @@ class Runner:
         *,
         public_url: str | None = None,
         margin: timedelta = MARGIN,
+        reload: Callable[[], bool] | None = None,
     ) -> None:
         self.engine = engine
         self.catalog = catalog
@@ -82,6 +105,15 @@ class Runner:
         self.public_url = public_url
         self.margin = margin
         self.redactor = Redactor(catalog.secrets)
+        # Reloads the catalog when a playbook file changed on disk (True: reloaded and
+        # `catalog` replaced); the approval gate calls it before running an approved step.
+        self.reload = reload
+        self.remote = RemoteSteps(self)
+
+    def use_catalog(self, catalog: Catalog) -> None:
+        """Run with a reloaded catalog from the next move on."""
+        self.catalog = catalog
+        self.redactor = Redactor(catalog.secrets)
 
     async def run_due(self, owner: str, limit: int = 20) -> int:
         """Claim due runs and advance each as far as it goes now; how many were claimed."""
@@ -90,7 +122,7 @@ class Runner:
         return len(claimed)
 
     async def claim(self, owner: str, limit: int) -> list[int]:
-        return await self._write(lambda c: run_store.claim_due(c, self.clock(), owner, HOLD, limit))
+        return await self.write(lambda c: run_store.claim_due(c, self.clock(), owner, HOLD, limit))
 
     async def advance(self, run_id: int, owner: str) -> None:
         """Step by step until the run ends, waits for a retry, or is lost to another worker.
@@ -120,24 +152,31 @@ class Runner:
         if move.kind == "finish":
             return await self._finish_run(run, owner, move.status)
         row = run["steps"][move.position]
+        here = StepMove(spec, run, owner, row)
         if move.kind == "cancel":
-            return await self._finish(spec, run, owner, row, "cancelled", summary="cancelled")
+            if row["status"] in PARKED_STEP or row["dispatch"]:
+                return await self.remote.cancel(here)
+            return await self.finish_step(here, "cancelled", summary="cancelled")
         if move.kind == "skip":
-            summary = f"skipped: {move.reason}"
-            return await self._finish(spec, run, owner, row, "skipped", summary=summary)
+            return await self.finish_step(here, "skipped", summary=f"skipped: {move.reason}")
         step = spec.spec.steps[move.position]
         context = template_context(incident, run, spec)
+        # A parked or dispatched step passed its `if` already: it is not asked again.
+        fresh = row["status"] not in PARKED_STEP and not row["dispatch"]
         try:
-            if step.if_ is not None and not evaluate_if(step.if_, context, f"{step.id}.if"):
-                summary = "skipped: `if` is false"
-                return await self._finish(spec, run, owner, row, "skipped", summary=summary)
+            if (
+                fresh
+                and step.if_ is not None
+                and not evaluate_if(step.if_, context, f"{step.id}.if")
+            ):
+                return await self.finish_step(here, "skipped", summary="skipped: `if` is false")
             prepared = self._prepare(run, step, context)
         except (TemplateError, ValidationError, ValueError) as exc:
             error = self.redactor.text(_error_text(exc))
-            return await self._finish(
-                spec, run, owner, row, "failed", summary="failed", error=error
-            )
-        return await self._run_step(spec, run, owner, row, step, prepared)
+            return await self.finish_step(here, "failed", summary="failed", error=error)
+        if step.approval is not None or is_remote(prepared.action):
+            return await self.remote.advance(here, step, prepared)
+        return await self.run_step(here, step, prepared)
 
     def _prepare(self, run: dict[str, Any], step: Step, context: Any) -> Prepared:
         """Render the step's `with`, validate it, plan the call (raises on a bad step)."""
@@ -149,19 +188,21 @@ class Runner:
         connection = self.catalog.connections.get(name) if isinstance(name, str) else None
         if isinstance(name, str) and connection is None:
             raise ValueError(f'unknown connection "{name}"')
-        now = self.clock()
-        planned = action.plan(args, connection, ActionContext(run["incident_id"], run["id"], now))
+        envelope = {
+            "run_id": run["id"],
+            "playbook": run["playbook"],
+            "step": step.id,
+            # what a receiver needs to find the incident; not its changing status
+            "incident": {k: context["incident"].get(k) for k in ("id", "url", "labels")},
+            "params": dict(run["params"]),
+        }
+        ctx = ActionContext(run["incident_id"], run["id"], self.clock(), step.id, envelope)
+        planned = action.plan(args, connection, ctx)
         return Prepared(action, planned, connection, self.redactor.value(dict(planned.shown)))
 
-    async def _run_step(
-        self,
-        spec: Playbook,
-        run: dict[str, Any],
-        owner: str,
-        row: dict[str, Any],
-        step: Step,
-        prepared: Prepared,
-    ) -> bool:
+    async def run_step(self, here: StepMove, step: Step, prepared: Prepared) -> bool:
+        """Call a local action once (its start and its end each a transaction)."""
+        run, owner, row = here.run, here.owner, here.row
         now = self.clock()
         resumed = row["status"] == "running"  # marked running by a worker that is gone
         position, lease = row["position"], now + step.timeout + self.margin
@@ -179,11 +220,11 @@ class Runner:
                 step_timeline(conn, run, row, now, "running", f"started{note}", "", attempt)
             return attempt
 
-        attempt = await self._write(begin)
+        attempt = await self.write(begin)
         if attempt is None:
             return False
-        self._changed(run["id"])
-        row = {**row, "status": "running", "attempt": attempt}
+        self.changed(run["id"])
+        here = replace(here, row={**row, "status": "running", "attempt": attempt})
         timeout = step.timeout.total_seconds()
         status = "succeeded"
         try:
@@ -201,25 +242,18 @@ class Runner:
             status = "failed"
         error = self.redactor.text(result.error or ("" if result.ok else result.summary))
         if not result.ok and attempt < step.retry.attempts:
-            return await self._retry(run, owner, row, step, attempt, error)
+            return await self._retry(here, step, attempt, error)
         output = prepare_output(result.lines, self.redactor)
         summary = self.redactor.text(result.summary)
         if output.cut_lines:
             summary += f" (kept the newest {len(output.lines)}, {output.cut_lines} cut)"
         facts = self.redactor.value(result.facts)
-        return await self._finish(
-            spec, run, owner, row, status, summary=summary, error=error, facts=facts, output=output
+        return await self.finish_step(
+            here, status, summary=summary, error=error, facts=facts, output=output
         )
 
-    async def _retry(
-        self,
-        run: dict[str, Any],
-        owner: str,
-        row: dict[str, Any],
-        step: Step,
-        attempt: int,
-        error: str,
-    ) -> bool:
+    async def _retry(self, here: StepMove, step: Step, attempt: int, error: str) -> bool:
+        run, row = here.run, here.row
         now = self.clock()
         due = now + step.retry.backoff * (2 ** (attempt - 1))
         wait = (due - now).total_seconds()
@@ -227,36 +261,38 @@ class Runner:
 
         def store(conn: Connection) -> bool:
             done = run_store.retry_later(
-                conn, run["id"], owner, row["position"], due, summary=summary, error=error
+                conn, run["id"], here.owner, row["position"], due, summary=summary, error=error
             )
             if done:
                 message = f"{summary}: {error}"
                 step_timeline(conn, run, row, now, "retrying", message, "", attempt)
             return done
 
-        if await self._write(store):
-            self._changed(run["id"])
+        if await self.write(store):
+            self.changed(run["id"])
         return False  # the run waits as a row until `due`
 
-    async def _finish(
+    async def finish_step(
         self,
-        spec: Playbook,
-        run: dict[str, Any],
-        owner: str,
-        row: dict[str, Any],
+        here: StepMove,
         status: str,
         *,
         summary: str,
         error: str = "",
         facts: dict[str, Any] | None = None,
         output: Output | None = None,
+        values: dict[str, Any] | None = None,
     ) -> bool:
-        """End a step; when that was the run's last move, end the run in the same
-        transaction. True while the run goes on (the in-memory run is brought up to date)."""
+        """End a step (with more of its columns: `values`); when that was the run's last
+        move, end the run in the same transaction. True while the run goes on (the
+        in-memory run is brought up to date)."""
+        spec, run, owner, row = here.spec, here.run, here.owner, here.row
         now = self.clock()
         shown = excerpt(output.lines) if output is not None else ""
-        finished = {**row, "status": status, "summary": summary, "error": error,
-                    "facts": facts or {}}  # fmt: skip
+        # As stored: what later moves read (templates, an approval's `show:`) is the same
+        # whether this pass goes on or the next pass reads the rows.
+        finished = {**row, **(values or {}), "status": status, "summary": summary,
+                    "error": error, "facts": facts or {}, "excerpt": shown}  # fmt: skip
         steps = [finished if r["position"] == row["position"] else r for r in run["steps"]]
 
         def store(conn: Connection) -> tuple[bool, str | None, bool]:
@@ -266,6 +302,7 @@ class Runner:
             )  # fmt: skip
             if held is None:
                 return False, None, False
+            set_step(conn, run["id"], row["position"], values or {})
             cancel_by = held.cancel_requested_by  # a cancel asked for during the step
             move = next_move(spec, steps, cancel_by is not None)
             ended = move.kind == "finish" and end_run(
@@ -273,17 +310,17 @@ class Runner:
             )
             return True, cancel_by, ended
 
-        done, cancel_by, ended = await self._write(store)
+        done, cancel_by, ended = await self.write(store)
         if done:
             run.update(steps=steps, cancel_requested_by=cancel_by)
-            self._changed(run["id"])
+            self.changed(run["id"])
         return done and not ended
 
     async def _finish_run(self, run: dict[str, Any], owner: str, status: str) -> bool:
         now = self.clock()
         summary = run_summary(run["steps"])
-        if await self._write(lambda conn: end_run(conn, run, owner, status, now, summary)):
-            self._changed(run["id"])
+        if await self.write(lambda conn: end_run(conn, run, owner, status, now, summary)):
+            self.changed(run["id"])
         return False
 
     async def _abandon(self, run: dict[str, Any], owner: str, why: str) -> bool:
@@ -308,8 +345,8 @@ class Runner:
                     return False
             return end_run(conn, run, owner, "failed", now, run_summary(steps))
 
-        if await self._write(store):
-            self._changed(run["id"])
+        if await self.write(store):
+            self.changed(run["id"])
         return False
 
     # -- plumbing --------------------------------------------------------------------
@@ -320,14 +357,14 @@ class Runner:
                 return None, None
             return run, incident_view(conn, run["incident_id"], self.public_url)
 
-    async def _write(self, work: Callable[[Connection], T]) -> T:
+    async def write(self, work: Callable[[Connection], T]) -> T:
         def in_transaction() -> T:
             with self.engine.begin() as conn:
                 return work(conn)
 
         return await asyncio.to_thread(in_transaction)
 
-    def _changed(self, run_id: int) -> None:
+    def changed(self, run_id: int) -> None:
         if self.on_change is None:
             return
         try:

@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from integrations.outbound import Outbound
-from playbooks import run_store
+from playbooks import approvals_service, run_store
 from playbooks.catalog import Catalog
 from playbooks.dry_run import StepPlan, perform_reads, plan_steps, request_line
 from playbooks.incident_view import incident_view
@@ -24,6 +24,7 @@ from playbooks.model import Playbook
 from playbooks.outputs import Redactor
 from playbooks.params import ParamError, resolve_params
 from routing.muting.matcher import Matcher
+from routing.paging.policy import PolicyConfig
 from routing.storage.timeline import add_timeline
 
 
@@ -160,6 +161,17 @@ class PlaybookService:
         self, incident_id: int, playbook: str, params: Mapping[str, str], actor: str
     ) -> dict[str, Any]:
         """Write the run's rows and wake the worker; the run as get_run shows it."""
+        return self._start_once(incident_id, playbook, params, actor, None)[0]
+
+    def _start_once(
+        self,
+        incident_id: int,
+        playbook: str,
+        params: Mapping[str, str],
+        actor: str,
+        once_key: str | None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Start a run; with a `once_key` already taken, the run it started (and False)."""
         now = self.clock()
         with self.engine.begin() as conn:
             _incident, chosen, resolved = self._prepared(conn, incident_id, playbook, params)
@@ -171,12 +183,17 @@ class PlaybookService:
                 started_by=actor,
                 trigger="manual",
                 now=now,
+                once_key=once_key,
             )
-            assert run_id is not None  # only a once_key can be taken
+            new = run_id is not None
+            if run_id is None:
+                taken = select(run_store.RUN.c.id).where(run_store.RUN.c.once_key == once_key)
+                run_id = conn.execute(taken).scalar_one()
             run = run_store.get_run(conn, run_id)
-        self.wake()
+        if new:
+            self.wake()
         assert run is not None
-        return run
+        return run, new
 
     async def dry_run(
         self,
@@ -248,6 +265,46 @@ class PlaybookService:
             raise PlaybookRefused("run_id", f"playbook run {run_id} has already finished", 409)
         self.wake()  # the worker stops it at its next step (always: steps still run)
         return self.run(run_id)
+
+    # -- approvals (playbooks.approvals_service) ---------------------------------------
+
+    def decide(
+        self,
+        run_id: int,
+        decision: str,
+        actor: str | None,
+        people: PolicyConfig,
+        *,
+        step_id: str | None = None,
+        comment: str = "",
+        surface: str = "api",
+    ) -> dict[str, Any]:
+        """Approve or reject the step awaiting approval as `actor` (checked now);
+        PlaybookRefused 403 naming who may, 409 when nothing awaits or it expired."""
+        try:
+            with self.engine.begin() as conn:
+                result = approvals_service.decide(
+                    conn, self.catalog, people, run_id=run_id, step_id=step_id, actor=actor,
+                    decision=decision, surface=surface, comment=comment, now=self.clock(),
+                )  # fmt: skip
+        except approvals_service.ApprovalRefused as exc:
+            raise PlaybookRefused(exc.field, exc.message, exc.status) from None
+        if not result["already"]:
+            self.wake()
+        return result
+
+    def request_again(self, run_id: int, actor: str) -> tuple[dict[str, Any], bool]:
+        """A new run of a run whose approval expired: same playbook, incident and params,
+        started by `actor`, and True. Asked once per run: a second request (a double
+        click, another replica) gets the run the first one started, and False."""
+        run = self.run(run_id)
+        if approvals_service.expired_step(run) is None:
+            raise PlaybookRefused(
+                "run_id", f"playbook run {run_id} has no expired approval to ask again", 409
+            )
+        params = approvals_service.again_params(run)
+        again = f"again:{run_id}"
+        return self._start_once(run["incident_id"], run["playbook"], params, actor, again)
 
 
 def _brief(plans: list[StepPlan]) -> list[dict[str, Any]]:

@@ -14,6 +14,12 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.chat.approval_render import (
+    DISCORD_APPROVAL_TEMPLATE,
+    Click,
+    approval_custom_id,
+    parse_discord_click,
+)
 from bot.chat.context import command_context
 from bot.chat.sync import Background, ChatSync, answered_refs
 from bot.commands import (
@@ -106,6 +112,37 @@ class PlaybookButton(
         await bot.press_playbook(interaction, self.mode, self.playbook, self.incident_id)
 
 
+class ApprovalButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=DISCORD_APPROVAL_TEMPLATE
+):
+    """Approve / Reject / Request again on an approval request (bot.chat.approval_chat
+    posts it over REST; the custom_id carries run, step and request hash)."""
+
+    def __init__(self, click: Click) -> None:
+        super().__init__(discord.ui.Button(label=click.action, custom_id=approval_custom_id(click)))
+        self.click = click
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> ApprovalButton:
+        click = parse_discord_click(match.group(0))
+        assert click is not None  # the template matched
+        return cls(click)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bot = interaction.client
+        assert isinstance(bot, FirebellBot)
+        bot.background.current()
+        user = bot.actor(interaction).user
+        _ok, text = await bot.rt.extras["chat"].approvals.click(self.click, user, "discord")
+        await interaction.response.send_message(
+            clip(text, DISCORD_CONTENT_LIMIT),
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+
 def playbook_view(incident_id: int, playbooks: tuple[str, ...]) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for row, name in enumerate(playbooks[:MAX_DISCORD_CHOICES]):
@@ -139,7 +176,7 @@ class FirebellBot(discord.Client):
         self.guild = discord.Object(int(cfg.guild_id)) if cfg.guild_id else None
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(IncidentButton, PlaybookButton)
+        self.add_dynamic_items(IncidentButton, PlaybookButton, ApprovalButton)
         # A guild sync is instant; a global one can take an hour to show everywhere.
         if self.guild is not None:
             self.tree.copy_global_to(guild=self.guild)

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from bot.chat.approval_render import parse_discord_click
 from bot.chat.context import command_context
 from bot.chat.discord_shape import shape_error
 from bot.chat.sync import ChatSync, answered_refs
@@ -210,6 +211,11 @@ async def _follow_up(
 async def _component(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
     sync: ChatSync = rt.extras["chat"].sync
     data = payload.get("data") or {}
+    click = parse_discord_click(str(data.get("custom_id") or ""))
+    if click is not None:  # Approve / Reject / Request again: answered to the presser only
+        user = discord_actor(rt.settings, interaction_user(payload)[0]).user
+        _ok, text = await rt.extras["chat"].approvals.click(click, user, "discord")
+        return {"type": CHANNEL_MESSAGE, "data": message_body(Reply(text, "ephemeral"))}
     picked = parse_discord_playbook_custom_id(str(data.get("custom_id") or ""))
     if picked is not None:
         return await _playbook_component(rt, payload, *picked)

@@ -55,7 +55,9 @@ def step_phrase(step: Mapping[str, Any]) -> str | None:
     summary = str(step.get("summary") or "").strip()
     if status == "succeeded":
         return f"{name} ✓ {summary}".rstrip()
-    if status in ("failed", "timed_out"):
+    if status in ("waiting", "awaiting_approval"):  # a CI run's status and link; an approval
+        return f"{name} … {summary or status.replace('_', ' ')}"
+    if status in ("failed", "timed_out", "rejected", "expired"):
         why = str(step.get("error") or "").strip() or summary or status.replace("_", " ")
         return f"{name} ✗ {why.splitlines()[0]}"
     if status == "running":

@@ -24,6 +24,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.responses import Response
 
+from bot.chat.approval_render import SLACK_APPROVAL_ACTIONS, parse_slack_click
 from bot.chat.context import command_context
 from bot.chat.sync import Background, origin_refs
 from bot.commands import (
@@ -86,6 +87,7 @@ class SlackSurface:
         self.bolt.command(cfg.command)(self._on_command)
         self.bolt.action(BUTTON_ACTIONS)(self._on_button)
         self.bolt.action(SLACK_PLAYBOOK_ACTIONS)(self._on_playbook_button)
+        self.bolt.action(SLACK_APPROVAL_ACTIONS)(self._on_approval_button)
         self.handler = AsyncSlackRequestHandler(self.bolt)
         self.verifier = SignatureVerifier(cfg.signing_secret)
 
@@ -198,6 +200,32 @@ class SlackSurface:
             reply = Reply("something went wrong; see the firebell log", ok=False)
         replace = reply.ok and not command.dry_run
         await respond(text=slack_text(reply), response_type="ephemeral", replace_original=replace)
+
+    async def _on_approval_button(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        """Approve / Reject / Request again, as the linked firebell user of the presser
+        (bolt has checked the signature); the answer is for the presser only, the
+        approval message is refreshed from the rows."""
+        self.background.current()
+        await ack()
+        try:
+            click = parse_slack_click(action["action_id"], str(action.get("value")))
+        except ValueError as exc:
+            await respond(text=str(exc), response_type="ephemeral", replace_original=False)
+            return
+        user_id = (body.get("user") or {}).get("id") or ""
+        user = slack_actor(self.rt.settings, user_id).user
+        try:
+            _ok, text = await self.rt.extras["chat"].approvals.click(click, user, "slack")
+        except Exception:
+            log.exception("approval button %s failed", action.get("action_id"))
+            text = "something went wrong; see the firebell log"
+        await respond(
+            text=clip(slack_escape(text), SLACK_FALLBACK_LIMIT),
+            response_type="ephemeral",
+            replace_original=False,
+        )
 
 
 def signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str]) -> bool:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 
+from bot.chat.approval_chat import ApprovalChat
 from bot.chat.context import link_settings
 from bot.chat.playbook_progress import PlaybookProgress
 from bot.chat.sync import Background, ChatSync
@@ -30,6 +31,7 @@ class Chat:
     sync: ChatSync
     background: Background
     progress: PlaybookProgress
+    approvals: ApprovalChat
     slack: SlackSurface | None = None
 
 
@@ -41,12 +43,13 @@ def install_chat(rt: Runtime, *, notifiers: Mapping[str, Notifier] | None = None
     background = Background()
     sync = ChatSync(rt, link_settings(rt), background, notifiers)
     progress = PlaybookProgress(rt, sync)
-    chat = Chat(sync, background, progress)
+    approvals = ApprovalChat(rt, sync)
+    chat = Chat(sync, background, progress, approvals)
     rt.extras.setdefault("incident_changed", []).append(sync.incident_changed)
     rt.intake.committed.append(sync.committed_hook)
     rt.extras["chat"] = chat
     # Read by install_playbooks (which runs after this): the runner's hooks into chat.
-    rt.extras["playbook_progress"] = progress.run_changed
+    rt.extras["playbook_progress"] = lambda run_id: _run_changed(chat, run_id)
     rt.extras["playbook_post_chat"] = progress.post_chat
 
     # Stopped after the sync has drained (services stop in reverse): no look-again is left.
@@ -57,6 +60,12 @@ def install_chat(rt: Runtime, *, notifiers: Mapping[str, Notifier] | None = None
 
 async def _nothing() -> None:
     pass
+
+
+def _run_changed(chat: Chat, run_id: int) -> None:
+    """A run changed: its progress reply, and its approval requests (bot.chat.approval_chat)."""
+    chat.progress.run_changed(run_id)
+    chat.approvals.run_changed(run_id)
 
 
 def slack_surface(rt: Runtime) -> SlackSurface:

@@ -19,7 +19,8 @@ def add_playbook_cli(subparsers: Any) -> None:
     playbook = subparsers.add_parser("playbook", help="list, run and follow playbooks")
     playbook.description = (
         "Playbooks attached to incidents: `firebell playbook list`, `show NAME`, "
-        "`run INCIDENT NAME [--param k=v] [--dry-run]`, `runs`, `logs RUN [STEP]`, `cancel RUN`."
+        "`run INCIDENT NAME [--param k=v] [--dry-run]`, `runs`, `logs RUN [STEP]`, `cancel RUN`, "
+        "`approve RUN`, `reject RUN`, `request-again RUN`."
     )
     sub = playbook.add_subparsers(dest="playbook_command", required=True, metavar="ACTION")
 
@@ -67,6 +68,18 @@ def add_playbook_cli(subparsers: Any) -> None:
     logs.add_argument("step", nargs="?")
     cancel = action("cancel", "cancel a run: no further step starts", "cmd_cancel", True)
     cancel.add_argument("run", type=int)
+    for verb in ("approve", "reject"):
+        decide = action(verb, f"{verb} the step of a run awaiting approval", f"cmd_{verb}", True)
+        decide.add_argument("run", type=int)
+        decide.add_argument("--step", help="the step (default: the one awaiting approval)")
+        decide.add_argument("--comment", default="", help="why (on the timeline)")
+    again = action(
+        "request-again",
+        "start a run whose approval expired again (same playbook, incident, params)",
+        "cmd_request_again",
+        True,
+    )
+    again.add_argument("run", type=int)
 
 
 def _command(name: str) -> Any:

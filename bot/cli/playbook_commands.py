@@ -23,6 +23,7 @@ from bot.cli.playbook_text import (
 from bot.cli.settings import UsageError, load_settings
 from bot.config import Settings
 from bot.runtime.state import Runtime
+from playbooks.approvals_service import decision_text
 from playbooks.service import PlaybookRefused, PlaybookService, detail, plain, summarize
 from routing.oncall.people import role_allows
 
@@ -40,12 +41,17 @@ def _runtime(args: argparse.Namespace) -> tuple[Settings, Runtime, PlaybookServi
     return settings, rt, service
 
 
-def _actor(args: argparse.Namespace, settings: Settings, what: str) -> str:
-    """The firebell user a write runs as; UsageError naming what would let it run."""
+def _cli_person(args: argparse.Namespace, settings: Settings) -> str | None:
+    """The --as user (refused when unknown), else the OS login's firebell user, else None."""
     if args.as_user is not None and args.as_user not in settings.users_by_name:
         known = ", ".join(sorted(settings.users_by_name)) or "none defined"
         raise UsageError(f"--as: unknown user {args.as_user!r} (known: {known})")
-    user = cli_user(args.as_user, settings.users_by_name)
+    return cli_user(args.as_user, settings.users_by_name)
+
+
+def _actor(args: argparse.Namespace, settings: Settings, what: str) -> str:
+    """The firebell user a write runs as; UsageError naming what would let it run."""
+    user = _cli_person(args, settings)
     if user is None:
         known = ", ".join(sorted(settings.users_by_name)) or "none defined under users:"
         raise UsageError(f"{what} runs as a firebell user: pass --as NAME (known: {known})")
@@ -186,3 +192,38 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     except PlaybookRefused as exc:
         return _refused(exc, args.json)
     return _show(args.json, run, [*run_detail_lines(run), f"cancel requested by {actor}"])
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    return _decide(args, "approved")
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    return _decide(args, "rejected")
+
+
+def _decide(args: argparse.Namespace, decision: str) -> int:
+    """As the --as (or OS login) user; whether they may decide is the approval's rule,
+    checked by the service as for every surface."""
+    settings, _rt, service = _runtime(args)
+    actor = _cli_person(args, settings)
+    try:
+        result = service.decide(
+            args.run, decision, actor, settings, step_id=args.step, comment=args.comment,
+            surface="cli",
+        )  # fmt: skip
+    except PlaybookRefused as exc:
+        return _refused(exc, args.json)
+    return _show(args.json, result, [decision_text(result)])
+
+
+def cmd_request_again(args: argparse.Namespace) -> int:
+    """A new run of a run whose approval expired, started by the --as user."""
+    settings, _rt, service = _runtime(args)
+    actor = _actor(args, settings, "playbook request-again")
+    try:
+        run, new = service.request_again(args.run, actor)
+    except PlaybookRefused as exc:
+        return _refused(exc, args.json)
+    asked = f"asked again by {actor}" if new else f"asked again already by {run['started_by']}"
+    return _show(args.json, run, [run_line(run), f"run {args.run} {asked}"])

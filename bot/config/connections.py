@@ -1,7 +1,8 @@
 """The `connections:` section: every URL, path and credential a playbook step may use.
 
-A connection is one of the types the log backends declare (integrations.logs
-CONNECTION_TYPES: loki, elasticsearch, sentry, files, journald), chosen by its `type:`.
+A connection is one of the types the log and CI backends declare
+(integrations.connections CONNECTION_TYPES: loki, elasticsearch, sentry, files, journald,
+github, gitlab, jenkins, webhook), chosen by its `type:`.
 An HTTP connection to a loopback, private, link-local or metadata address is refused
 here unless it says `allow_private: true` (and checked again at every request).
 """
@@ -13,8 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Union
 
 from pydantic import Field, StringConstraints
 
-from integrations.connections import ConnectionBase, HttpConnection
-from integrations.logs import CONNECTION_TYPES
+from integrations.connections import CONNECTION_TYPES, ConnectionBase, HttpConnection
 from integrations.outbound import Resolver, check_address
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from pydantic_core import ErrorDetails
 from bot.config.errors import Loc, parse_path
 from bot.config.secrets import field_holds_secrets
 from bot.config.settings import Settings
-from integrations.logs import CONNECTION_TYPES
+from integrations.connections import CONNECTION_TYPES
 
 
 def _unwrap(annotation: Any) -> Any:

@@ -211,11 +211,16 @@ class Settings(PolicyConfig):
     def catalog(self) -> Catalog:
         """The playbooks of the folder, checked against the connections (raises
         playbooks.catalog.PlaybookErrors; load_config has checked it already)."""
+        return self.load_playbooks()
+
+    def load_playbooks(self) -> Catalog:
+        """Read the playbooks folder now (the worker reloads it when a file changed)."""
         return load_catalog(
             self.playbook_folder(),
             self.connections,
             tuple(self.secret_values()),
             shown_as=self.playbooks,
+            people=self,  # approvers name its users, teams and schedules
         )
 
     def api_principals(self) -> list[tuple[str, Principal]]:

@@ -9,6 +9,12 @@ incidents a batch OPENED and wakes the loop, which creates their runs (once per 
 and playbook: the run's `once_key`, so a repeat, a reopen or a second replica never
 starts another); a scan of the incidents opened in the last hour, at start and every
 30 s, starts what a crash between the commit and the hook left behind.
+
+Reload: every 5 s the worker hashes the playbook files; when one changed (or was added
+or removed) it loads the folder again and, if it loads, runs with the new catalog (a
+file that does not load is logged and the old catalog stays). Runs awaiting approval are
+made due, so a changed request voids its approval at once; and before an approved step
+runs, the approval gate compares its file on disk with the loaded one and reloads first.
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ from bot.runtime.state import Runtime
 from bot.workers.loop_control import stop_loop_task, wake_loop
 from bot.workers.paging_worker import worker_id
 from integrations.outbound import Outbound
-from playbooks import run_store
-from playbooks.catalog import Catalog
+from playbooks import remote_store, run_store
+from playbooks.catalog import Catalog, PlaybookErrors, folder_fingerprint
 from playbooks.incident_view import INCIDENT, incident_view
 from playbooks.params import ParamError, resolve_params
 from playbooks.runner import Runner
@@ -61,6 +67,7 @@ class PlaybookWorker:
         poll_interval: float = 1.0,
         scan_interval: float = 30.0,
         concurrency: int = 16,
+        reload_interval: float = 5.0,
     ) -> None:
         self.rt = rt
         self.catalog = catalog
@@ -71,6 +78,9 @@ class PlaybookWorker:
         self.scan_interval = scan_interval
         self.concurrency = concurrency
         self.on_open = [p for p in catalog.playbooks.values() if p.spec.run == "on_open"]
+        self.reload_interval = reload_interval
+        self.service: PlaybookService | None = None  # given the reloaded catalog too
+        self._fingerprint = folder_fingerprint(rt.settings.playbook_folder())
         self._opened: deque[int] = deque()  # appended by the intake's writer thread
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -94,6 +104,31 @@ class PlaybookWorker:
     def wake(self) -> None:
         """Thread-safe: run the loop now instead of at the next poll."""
         wake_loop(self._loop, self._wake)
+
+    def reload_catalog(self) -> bool:
+        """Load the playbooks again if a file changed since the last load; True when the
+        runner, the service and on_open now use a new catalog."""
+        fingerprint = folder_fingerprint(self.rt.settings.playbook_folder())
+        if fingerprint == self._fingerprint:
+            return False
+        self._fingerprint = fingerprint  # a broken file is reported once, not every check
+        try:
+            catalog = self.rt.settings.load_playbooks()
+        except PlaybookErrors as exc:
+            log.warning("playbooks changed but do not load; still running the old ones:\n%s", exc)
+            return False
+        self.catalog = catalog
+        self.on_open = [p for p in catalog.playbooks.values() if p.spec.run == "on_open"]
+        self.runner.use_catalog(catalog)
+        if self.service is not None:
+            self.service.catalog = catalog
+            self.service.redactor = self.runner.redactor
+        self.rt.extras["playbook_catalog"] = catalog
+        with self.rt.engine.begin() as conn:
+            remote_store.wake_awaiting(conn, self.rt.clock())
+        log.info("playbooks reloaded: %s", ", ".join(sorted(catalog.playbooks)) or "none")
+        self.wake()
+        return True
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -129,11 +164,15 @@ class PlaybookWorker:
 
     async def run_forever(self) -> None:
         next_scan = 0.0
+        next_reload = time.monotonic() + self.reload_interval
         while not self._stopping:
             self._beat.stamp()
             self._wake.clear()
             due: datetime | None = None
             try:
+                if time.monotonic() >= next_reload:
+                    await asyncio.to_thread(self.reload_catalog)
+                    next_reload = time.monotonic() + self.reload_interval
                 if self.on_open and time.monotonic() >= next_scan:
                     await self.catch_up()
                     next_scan = time.monotonic() + self.scan_interval
@@ -271,6 +310,7 @@ def install_playbooks(
         public_url=rt.settings.public_url,
     )
     worker = PlaybookWorker(rt, catalog, runner, runs=rt.role.workers if runs is None else runs)
+    runner.reload = worker.reload_catalog  # the approval gate's check before it runs a step
     service = PlaybookService(
         rt.engine,
         rt.read_engine,
@@ -280,6 +320,7 @@ def install_playbooks(
         worker.wake,
         outbound,
     )
+    worker.service = service
     rt.extras.update(
         playbooks=worker,
         playbook_service=service,

@@ -1,15 +1,13 @@
 """Log backends: one module per log store, one registry of them.
 
 `LOG_BACKENDS` maps a backend's name (the action is `logs.<name>`) to the backend;
-`CONNECTION_TYPES` maps each connection `type:` to its model, built from the backends.
+each connection `type:` joins integrations.connections.CONNECTION_TYPES from it.
 Adding a backend is one import and one entry in LOG_BACKENDS.
 """
 
 from __future__ import annotations
 
-from typing import Any, get_args
-
-from integrations.connections import ConnectionBase
+from integrations.connections import connection_type
 from integrations.logs.base import LogBackend, LogLine
 from integrations.logs.elasticsearch import ElasticsearchBackend
 from integrations.logs.files import FileBackend
@@ -30,19 +28,6 @@ LOG_BACKENDS: dict[str, LogBackend] = {
 }
 
 
-def connection_type(model: type[ConnectionBase]) -> str:
-    """The `type:` literal a connection model declares ("loki")."""
-    annotation: Any = model.model_fields["type"].annotation
-    (literal,) = get_args(annotation)
-    return str(literal)
-
-
-CONNECTION_TYPES: dict[str, type[ConnectionBase]] = {
-    connection_type(backend.connection_model): backend.connection_model
-    for backend in LOG_BACKENDS.values()
-}
-
-
 def format_line(line: LogLine) -> str:
     """One stored output line: `2026-12-06T10:00:01.123Z {app="api"} text` (time and
     origin when known)."""
@@ -51,4 +36,4 @@ def format_line(line: LogLine) -> str:
     return " ".join([*parts, line.text])
 
 
-__all__ = ["CONNECTION_TYPES", "LOG_BACKENDS", "connection_type", "format_line"]
+__all__ = ["LOG_BACKENDS", "connection_type", "format_line"]

@@ -39,6 +39,8 @@ class HttpCall:
     query: tuple[tuple[str, str], ...] = ()
     json: Any = None  # a JSON body, or None
     headers: tuple[tuple[str, str], ...] = ()  # non-secret headers only
+    # Exact body bytes sent instead of `json` (a signed body must go as it was signed).
+    content: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,8 +63,9 @@ class PlaybookStepRow(SQLModel, table=True):
     position: int  # 0-based, in file order
     step_id: str = Field(max_length=64)
     uses: str = Field(max_length=64)
-    # pending/running/succeeded/failed/skipped/cancelled/timed_out
-    status: str = Field(default="pending", max_length=16)
+    # pending/running/awaiting_approval/waiting, then succeeded/failed/skipped/cancelled/
+    # timed_out/rejected/expired
+    status: str = Field(default="pending", max_length=32)
     attempt: int = 0  # attempts started (a retry or a resume after a crash adds one)
     started_at: datetime | None = _ts(nullable=True)
     finished_at: datetime | None = _ts(nullable=True)
@@ -73,6 +74,21 @@ class PlaybookStepRow(SQLModel, table=True):
     error: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     facts: dict[str, Any] = _json(dict)  # readable by later steps as steps.<id>.<key>
     request: dict[str, Any] = _json(dict)  # the request as sent, credentials redacted
+    # Remote steps (CI): exactly once. `dispatch` is "" (not yet), "intent" (committed
+    # before sending), "sent" (remote_id known) or "unknown" (ambiguous answer, or a crash
+    # after the intent: resolved by finding the run by `correlation_id`, never re-sent).
+    correlation_id: str = Field(default="", max_length=128)
+    dispatch: str = Field(default="", max_length=16)
+    dispatched_at: datetime | None = _ts(nullable=True)
+    remote_id: str = Field(default="", max_length=200)
+    remote_url: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    remote_status: str = Field(default="", max_length=64)
+    conclusion: str = Field(default="", max_length=64)
+    wait_until: datetime | None = _ts(nullable=True)  # the `wait.timeout` deadline
+    # Approval gate: the hash the current request is bound to, its expiry, the reminder.
+    request_hash: str = Field(default="", max_length=64)
+    approval_expires_at: datetime | None = _ts(nullable=True)
+    reminded_at: datetime | None = _ts(nullable=True)
 
 
 class PlaybookOutputRow(SQLModel, table=True):
@@ -85,3 +101,24 @@ class PlaybookOutputRow(SQLModel, table=True):
     line_count: int = 0  # lines kept
     cut_lines: int = 0  # lines fetched but not kept (over the cap)
     cut_bytes: int = 0
+
+
+class PlaybookApprovalRow(SQLModel, table=True):
+    """One person's decision on a step's approval request, bound to the request's hash:
+    a decision on an earlier (void) request does not count for the current one."""
+
+    __tablename__ = "playbook_approval"
+    __table_args__ = (
+        UniqueConstraint(
+            "step_row_id", "approver", "request_hash", name="uq_playbook_approval_decision"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    step_row_id: int = Field(foreign_key="playbook_step.id", index=True)
+    approver: str = Field(max_length=200)
+    decision: str = Field(max_length=16)  # approved / rejected
+    surface: str = Field(max_length=16)  # slack / discord / cli / api
+    at: datetime = _ts()
+    request_hash: str = Field(max_length=64)
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))

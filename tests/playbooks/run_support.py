@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from bot.config import parse_config
 from bot.runtime.state import ingest_policy
-from integrations.logs import CONNECTION_TYPES
+from integrations.connections import CONNECTION_TYPES
 from playbooks.catalog import Catalog, load_catalog
 from routing.intake.alert import Alert, AlertStatus, Severity
 from routing.intake.ingest import ingest

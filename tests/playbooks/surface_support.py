@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from integrations.logs import CONNECTION_TYPES
+from integrations.connections import CONNECTION_TYPES
 from playbooks.catalog import Catalog, load_catalog
 from tests.support.loopback_http import LoopbackServer, RecordedRequest, Reply, start
 

@@ -14,7 +14,7 @@ from integrations.logs import LOG_BACKENDS
 from integrations.logs.files import FilesConnection
 from integrations.logs.loki import LokiConnection
 from integrations.outbound import Outbound
-from playbooks.action import ActionContext, ActionIO, StepResult
+from playbooks.action import ActionContext, ActionIO, StepResult, is_remote
 from playbooks.actions.chat import MAX_CHAT_TEXT
 from playbooks.registry import ACTIONS, action_for
 from tests.support.loopback_http import RecordedRequest, Reply, start
@@ -42,8 +42,13 @@ def run_with_outbound(action: Any, planned: Any, connection: Any) -> StepResult:
     return asyncio.run(go())
 
 
-def test_one_read_action_per_log_backend_and_chat_post() -> None:
-    assert sorted(ACTIONS) == sorted([f"logs.{name}" for name in LOG_BACKENDS] + ["chat.post"])
+def test_one_read_action_per_log_backend_one_remote_per_ci_and_chat_post() -> None:
+    ci = ["ci.github", "ci.gitlab", "ci.jenkins", "ci.webhook"]
+    assert sorted(ACTIONS) == sorted([f"logs.{n}" for n in LOG_BACKENDS] + ci + ["chat.post"])
+    for name in ci:
+        remote = action_for(name)
+        assert remote is not None and is_remote(remote) and remote.effect == "write"
+        assert remote.connection_types == {name.removeprefix("ci.")}
     expected_types = {
         "logs.loki": {"loki"},
         "logs.elasticsearch": {"elasticsearch"},

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -52,7 +52,8 @@ class Reply:
         return cls(status, text.encode(), {"Content-Type": "text/plain; charset=utf-8"})
 
 
-Handler = Callable[[RecordedRequest], Reply]
+# None: close the connection without an answer (a request that arrived, then a dropped line).
+Handler = Callable[[RecordedRequest], Reply | None]
 
 
 class LoopbackServer:
@@ -71,7 +72,7 @@ class LoopbackServer:
         )
         self._thread.start()
 
-    def record(self, request: RecordedRequest) -> Reply:
+    def record(self, request: RecordedRequest) -> Reply | None:
         with self._lock:
             self.requests.append(request)
         try:
@@ -88,7 +89,7 @@ class LoopbackServer:
         if raise_errors and self.errors:
             raise self.errors[0]
 
-    def __enter__(self) -> LoopbackServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: object, *_: object) -> None:
@@ -117,6 +118,9 @@ def _make_handler_class(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
                 body=body,
             )
             reply = server.record(request)
+            if reply is None:
+                self.close_connection = True
+                return
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)

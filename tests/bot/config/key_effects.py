@@ -214,6 +214,28 @@ _SENTRY = "tests/integrations/logs/test_sentry_event.py::"
 _OUTBOUND = "tests/integrations/logs/test_outbound.py::"
 _FILES = "tests/integrations/logs/test_files.py::"
 _JOURNALD = "tests/integrations/logs/test_journald.py::"
+_CI = "tests/integrations/ci/"
+_CI_CONN = _CI + "test_connections.py::"
+_CI_LOOPBACK = _CI_CONN + "test_a_ci_connection_to_loopback_is_refused_unless_allow_private"
+_CI_BOUNDS = _CI_CONN + "test_timeout_and_response_cap_bound_a_dispatch_which_is_then_ambiguous"
+_CI_SECRETS = _CI_CONN + "test_ci_credentials_are_masked_in_dumps_and_known_as_secrets"
+_CI_POLL = (_CI_BOUNDS, "tests/playbooks/test_remote_steps.py::test_runner_keeps_no_lease_while_a_step_waits")
+_GH = _CI + "test_github.py::"
+_GL = _CI + "test_gitlab.py::"
+_JK = _CI + "test_jenkins.py::"
+_WH = _CI + "test_webhook.py::"
+
+
+def _ci_common(kind: str, used: str) -> dict[str, Tests]:
+    """The keys every CI connection shares; `used`: a test that sends with it."""
+    return {
+        f"connections.{kind}.type": (_CI + "test_registry.py::test_the_issues_connections_load", _CI_LOOPBACK),
+        f"connections.{kind}.url": (used, _CI_LOOPBACK),
+        f"connections.{kind}.allow_private": (_CI_LOOPBACK,),
+        f"connections.{kind}.timeout": (_CI_BOUNDS,),
+        f"connections.{kind}.max_response_bytes": (_CI_BOUNDS,),
+        f"connections.{kind}.poll_interval": _CI_POLL,
+    }
 
 PLAYBOOKS: dict[str, Tests] = {
     "playbooks": (_CATALOG + "test_the_issues_config_pair_loads", _CATALOG + "test_the_folder_is_read_next_to_the_config_file", _CONN + "test_playbooks_is_the_folder_loaded_next_to_the_config"),
@@ -253,6 +275,17 @@ PLAYBOOKS: dict[str, Tests] = {
     "connections.journald.file": (_JOURNALD + "test_unit_and_since_filter_oldest_first",),
     "connections.journald.timeout": (_CONN + "test_the_journald_connection_s_timeout_bounds_journalctl", _JOURNALD + "test_timeout_and_cancel_leave_no_process"),
     "connections.journald.max_output_bytes": (_JOURNALD + "test_output_cap_keeps_the_newest",),
+    **_ci_common("github", _GH + "test_dispatch_with_run_details_then_polls_to_the_conclusion"),
+    "connections.github.token": (_GH + "test_a_refusal_names_the_answer_without_the_token", _CI_SECRETS),
+    **_ci_common("gitlab", _GL + "test_trigger_sends_the_token_in_the_body_and_follows_the_status_sequence"),
+    "connections.gitlab.project": (_GL + "test_trigger_sends_the_token_in_the_body_and_follows_the_status_sequence", _GL + "test_numeric_and_path_projects_and_arguments"),
+    "connections.gitlab.trigger_token": (_GL + "test_a_wrong_trigger_token_is_refused_and_cancel_reaches_gitlab", _CI_SECRETS),
+    "connections.gitlab.api_token": (_GL + "test_trigger_sends_the_token_in_the_body_and_follows_the_status_sequence", _CI_SECRETS),
+    **_ci_common("jenkins", _JK + "test_build_with_parameters_queue_item_then_build_to_its_result"),
+    "connections.jenkins.user": (_JK + "test_build_with_parameters_queue_item_then_build_to_its_result",),
+    "connections.jenkins.api_token": (_JK + "test_build_with_parameters_queue_item_then_build_to_its_result", _CI_SECRETS),
+    **_ci_common("webhook", _WH + "test_a_signed_post_the_receiver_verifies_and_accepts"),
+    "connections.webhook.secret": (_WH + "test_a_wrong_secret_is_refused_by_the_receiver_and_not_ambiguous", _CI_SECRETS),
 }
 
 KEY_EFFECTS: dict[str, Tests] = {

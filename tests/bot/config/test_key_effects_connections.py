@@ -55,7 +55,8 @@ def test_the_type_picks_the_connection_model() -> None:
     assert errors("connections:\n  c: {type: mongo}\n") == [
         (
             "connections.c.type",
-            'unknown type "mongo" (expected one of: loki, elasticsearch, sentry, files, journald)',
+            'unknown type "mongo" (expected one of: loki, elasticsearch, sentry, files, journald,'
+            " github, gitlab, jenkins, webhook)",
         )
     ]
     assert errors("connections:\n  c: {url: 'http://x'}\n")[0][0] == "connections.c.type"

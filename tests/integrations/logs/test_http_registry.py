@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from integrations.connections import HttpConnection
-from integrations.logs import CONNECTION_TYPES, LOG_BACKENDS
+from integrations.connections import CONNECTION_TYPES, HttpConnection
+from integrations.logs import LOG_BACKENDS
 from integrations.logs.base import HttpCall
 from integrations.outbound import check_address
 from tests.integrations.logs.support import NOW

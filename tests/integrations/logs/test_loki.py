@@ -104,7 +104,8 @@ def test_values_are_escaped_as_logql_strings() -> None:
         ({"selector": {"app-name": "x"}}, "not a valid Loki label name"),
         ({"selector": {"1app": "x"}}, "not a valid Loki label name"),
         ({"selector": {"app": ""}}, "empty value"),
-        ({"selector": {"app": "\ud800"}}, "not valid Unicode"),
+        # pydantic before 2.10 refuses a lone surrogate itself, with its own words
+        ({"selector": {"app": "\ud800"}}, "not valid Unicode|unicode string"),
         ({"contains": ""}, "contains"),
         ({"limit": 5001}, "limit"),
         ({"limit": 0}, "limit"),
