@@ -11,10 +11,11 @@ and the step is timed_out.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from integrations.ci.base import CiError, RemoteRun
+from integrations.ci.base import CiError, Polled, RemoteRun
 from integrations.connections import ConnectionBase
 from integrations.outbound import OutboundRefused
 from playbooks import remote_store
@@ -25,6 +26,24 @@ from playbooks.run_writes import step_timeline
 
 if TYPE_CHECKING:
     from playbooks.runner import Prepared, Runner, StepMove
+
+
+def shown_run(runner: Runner, remote: RemoteRun) -> RemoteRun:
+    """The run with its link redacted: a CI (or a proxy before it) may echo the
+    credential it was sent, and the link reaches the row, the timeline and chat. The id
+    is kept as is: polling needs it, and backends build it from what they planned."""
+    return RemoteRun(remote.remote_id, runner.redactor.text(remote.url) if remote.url else None)
+
+
+def _shown_polled(runner: Runner, polled: Polled) -> Polled:
+    """A poll's answer with the CI's own words and links redacted (see shown_run)."""
+    return replace(
+        polled,
+        status=runner.redactor.text(polled.status),
+        conclusion=runner.redactor.text(polled.conclusion) if polled.conclusion else None,
+        url=runner.redactor.text(polled.url) if polled.url else None,
+        run=shown_run(runner, polled.run) if polled.run is not None else None,
+    )
 
 
 async def follow(
@@ -64,6 +83,7 @@ async def follow(
         problem = runner.redactor.text(str(exc) or "no answer in time")
         note = {"summary": f"could not read the CI run just now: {problem}"}
         return await park(runner, here, now + max(poll, retry_after), "", "", note)
+    polled = _shown_polled(runner, polled)
     values: dict[str, Any] = {"remote_status": polled.status[:64]}
     if polled.run is not None:  # e.g. Jenkins: the queue item became a build
         values.update(remote_id=polled.run.remote_id[:200], remote_url=polled.run.url or "")

@@ -27,7 +27,7 @@ from playbooks.action import RemoteAction, is_remote
 from playbooks.approval_gate import ApprovalGate
 from playbooks.dry_run import request_line
 from playbooks.model import Step
-from playbooks.remote_follow import call_seconds, cancel, follow, hold, park
+from playbooks.remote_follow import call_seconds, cancel, follow, hold, park, shown_run
 from playbooks.run_writes import step_timeline
 
 if TYPE_CHECKING:
@@ -202,6 +202,7 @@ class RemoteSteps:
         if row["dispatch"] == "intent":
             resumed = "resumed after a restart: the dispatch may have been sent; "
         if found is not None:
+            found = shown_run(runner, found)
             link = found.url or found.remote_id
             text = f"{resumed}found the run by its correlation id {correlation}: {link}"
             return await self._found(here, step, action, prepared, found, "found", text)
@@ -235,6 +236,7 @@ class RemoteSteps:
         status: str,
         text: str,
     ) -> bool:
+        remote = shown_run(self.runner, remote)
         url = remote.url or ""
         values = {"dispatch": "sent", "remote_id": remote.remote_id[:200], "remote_url": url}
         if step.wait is None:

@@ -63,7 +63,13 @@ def read_playbook_file(path: Path) -> tuple[bytes, Any, dict[Loc, int]]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError("not UTF-8 text") from None
-    loader = _Loader(text)
+    try:
+        # The reader checks every character up front (a NUL is a ReaderError, no mark).
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        raise ValueError(
+            f"character #x{exc.character:04x} at offset {exc.position} is not allowed in YAML"
+        ) from None
     try:
         node = loader.get_single_node()
         lines: dict[Loc, int] = {}

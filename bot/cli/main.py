@@ -164,13 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-workers",
         action="store_true",
-        help="HTTP and intake only: paging, follow-ups, reminders and the Nginx sweeper run "
-        "in `firebell worker` processes",
+        help="HTTP and intake only: paging, follow-ups, reminders, the Nginx sweeper and "
+        "playbook runs run in `firebell worker` processes",
     )
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser(
-        "worker", help="run paging, follow-ups, reminders and the Nginx sweeper, without HTTP"
+        "worker",
+        help="run paging, follow-ups, reminders, the Nginx sweeper and playbook runs, without HTTP",
     )
     worker.description = (
         "Run the background workers without HTTP, beside `firebell serve --no-workers`. "

@@ -10,9 +10,23 @@ run has finished, then prints it.
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from bot.cli.settings import CONFIG_HELP
+
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER on PostgreSQL (as bot.http.fields.MAX_ROW_ID)
+
+
+def row_id(text: str) -> int:
+    """`type=` for an incident or run id: a whole number from 1 to 2^31-1. A larger one
+    cannot exist, and PostgreSQL refuses it as a parameter with an error."""
+    if (
+        not re.fullmatch(r"#?[0-9]{1,10}", text.strip())
+        or not 1 <= int(text.strip(" #")) <= MAX_ROW_ID
+    ):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id (a number from 1 to {MAX_ROW_ID})")
+    return int(text.strip(" #"))
 
 
 def add_playbook_cli(subparsers: Any) -> None:
@@ -43,7 +57,7 @@ def add_playbook_cli(subparsers: Any) -> None:
     show = action("show", "show one playbook: its match, params and steps", "cmd_show")
     show.add_argument("name")
     run = action("run", "start a playbook on an incident (or --dry-run it)", "cmd_run", True)
-    run.add_argument("incident", type=int)
+    run.add_argument("incident", type=row_id)
     run.add_argument("name")
     run.add_argument(
         "--param", action="append", default=[], metavar="K=V", help="a param (repeatable)"
@@ -62,15 +76,15 @@ def add_playbook_cli(subparsers: Any) -> None:
         help="execute the run in this process (as a worker would) and print its result",
     )
     runs = action("runs", "list playbook runs, newest first", "cmd_runs")
-    runs.add_argument("--incident", type=int, help="only this incident's runs")
+    runs.add_argument("--incident", type=row_id, help="only this incident's runs")
     logs = action("logs", "print a run's stored outputs (one step with STEP)", "cmd_logs")
-    logs.add_argument("run", type=int)
+    logs.add_argument("run", type=row_id)
     logs.add_argument("step", nargs="?")
     cancel = action("cancel", "cancel a run: no further step starts", "cmd_cancel", True)
-    cancel.add_argument("run", type=int)
+    cancel.add_argument("run", type=row_id)
     for verb in ("approve", "reject"):
         decide = action(verb, f"{verb} the step of a run awaiting approval", f"cmd_{verb}", True)
-        decide.add_argument("run", type=int)
+        decide.add_argument("run", type=row_id)
         decide.add_argument("--step", help="the step (default: the one awaiting approval)")
         decide.add_argument("--comment", default="", help="why (on the timeline)")
     again = action(
@@ -79,7 +93,7 @@ def add_playbook_cli(subparsers: Any) -> None:
         "cmd_request_again",
         True,
     )
-    again.add_argument("run", type=int)
+    again.add_argument("run", type=row_id)
 
 
 def _command(name: str) -> Any:

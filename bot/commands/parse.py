@@ -137,6 +137,11 @@ def _arg(args: list[str], index: int) -> str:
     return args[index] if index < len(args) else ""
 
 
+# Incident ids are INTEGER on PostgreSQL (as bot.http.fields.MAX_ROW_ID): a larger one
+# cannot exist, and PostgreSQL refuses it as a parameter with an error.
+MAX_INCIDENT_ID = 2**31 - 1
+
+
 def _incident_id(name: str, text: str, prefix: str) -> int | CommandError:
     value = text.removeprefix("#")
     if not text:
@@ -145,6 +150,8 @@ def _incident_id(name: str, text: str, prefix: str) -> int | CommandError:
         return CommandError(
             f"{name}: {text!r} is not an incident id (a number like 42): {example(name, prefix)}"
         )
+    if int(value) > MAX_INCIDENT_ID:  # never handed to the database: it overflows INTEGER
+        return CommandError(f"incident {int(value)} not found (see {prefix} list all)")
     return int(value)
 
 

@@ -40,6 +40,7 @@ from bot.config.identities import (
 )
 from bot.config.secrets import database_password, redact_database_url, redact_secrets, secrets_in
 from bot.config.sources import Sources
+from integrations.connections import HttpConnection
 from integrations.sources.base import SourceOptions
 from playbooks.catalog import Catalog, load_catalog
 from routing.muting.tree import ROOT_DEFAULTS, RouteNode, compile_tree
@@ -234,6 +235,11 @@ class Settings(PolicyConfig):
     def secret_values(self) -> list[str]:
         """Every secret in the settings, for scrubbing logs (longest first, no duplicates)."""
         found = secrets_in(self)
+        for connection in self.connections.values():
+            if isinstance(connection, HttpConnection):
+                # A header's value as sent: basic auth's base64 is the password in disguise.
+                for header in connection.auth_headers().values():
+                    found += [header, header.partition(" ")[2]]
         password = database_password(self.database_url)
         if password:
             found += [password, unquote(password)]

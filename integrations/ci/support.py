@@ -49,14 +49,18 @@ def correlation_pattern(correlation_id: str) -> re.Pattern[str]:
 
 
 def excerpt(response: OutboundResponse, connection: HttpConnection) -> str:
-    """The start of an error answer, credentials masked (a proxy may echo a request)."""
-    text = response.body[:_ERROR_EXCERPT].decode("utf-8", "replace").strip()
+    """The start of an error answer, credentials masked (a proxy may echo a request).
+    Masked before it is cut: a credential across the cut must not leave its start."""
     values = [str(getattr(connection, key, None) or "") for key in _SECRET_KEYS]
     for header in connection.auth_headers().values():
         values += [header, header.partition(" ")[2]]
-    for value in sorted(filter(None, values), key=len, reverse=True):
+    values = sorted(filter(None, values), key=len, reverse=True)
+    # bytes enough for the shown characters (UTF-8: at most 4 each) and a whole secret
+    window = 4 * _ERROR_EXCERPT + max((len(v.encode()) for v in values), default=0)
+    text = response.body[:window].decode("utf-8", "replace")
+    for value in values:
         text = text.replace(value, "***")
-    return " ".join(text.split())
+    return " ".join(text[:_ERROR_EXCERPT].split())
 
 
 def answer_text(who: str, response: OutboundResponse, connection: HttpConnection) -> str:
@@ -67,8 +71,17 @@ def answer_text(who: str, response: OutboundResponse, connection: HttpConnection
 def json_answer(response: OutboundResponse, who: str) -> Any:
     try:
         return json.loads(response.body) if response.body else None
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting past the decoder's depth: not an answer
         raise CiError(f"{who} answered HTTP {response.status} with no JSON") from None
+
+
+_SECONDS = re.compile(r"[0-9]+")  # not str.isdigit: "²" is a digit int() refuses
+
+
+def _seconds(digits: str) -> int:
+    """A header's whole seconds, read at most 12 digits long (any more is past every cap)."""
+    significant = digits.lstrip("0")
+    return int(significant[:12]) * (10 if len(significant) > 12 else 1)
 
 
 def rate_limit_wait(
@@ -79,13 +92,13 @@ def rate_limit_wait(
     that counts requests or says it is GitHub's secondary limit (which may come without
     headers), waits a minute (GitHub's advice). Any other 403 is a permission refusal."""
     retry_after = str(headers.get("retry-after", "")).strip()
-    if retry_after.isdigit():
-        return min(max(timedelta(seconds=int(retry_after)), timedelta(seconds=1)), MAX_RATE_WAIT)
+    cap = MAX_RATE_WAIT.total_seconds()  # capped as numbers: a huge header overflows timedelta
+    if _SECONDS.fullmatch(retry_after):
+        return timedelta(seconds=min(max(_seconds(retry_after), 1), cap))
     remaining = str(headers.get("x-ratelimit-remaining", "")).strip()
     reset = str(headers.get("x-ratelimit-reset", "")).strip()
-    if remaining == "0" and reset.isdigit():
-        wait = timedelta(seconds=int(reset) - now.timestamp())
-        return min(max(wait, timedelta(seconds=1)), MAX_RATE_WAIT)
+    if remaining == "0" and _SECONDS.fullmatch(reset):
+        return timedelta(seconds=min(max(_seconds(reset) - now.timestamp(), 1), cap))
     secondary = b"secondary rate limit" in body.lower()
     if status == 429 or (status == 403 and (remaining == "0" or secondary)):
         return DEFAULT_RATE_WAIT

@@ -101,24 +101,27 @@ async def fetch_json(
     except OutboundRefused as exc:
         raise FetchError(f"{backend}: {exc}") from None
     if not 200 <= response.status < 300:
-        excerpt = _without_secrets(
-            response.body[:_ERROR_EXCERPT].decode("utf-8", "replace").strip(), connection
-        )
+        excerpt = _without_secrets(response.body, connection)
         raise FetchError(f"{backend} answered HTTP {response.status}: {excerpt}".rstrip(": "))
     try:
         return json.loads(response.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting past the decoder's depth: not an answer
         raise FetchError(f"{backend} answered HTTP {response.status} with no JSON") from None
 
 
-def _without_secrets(text: str, connection: HttpConnection) -> str:
-    """An error answer may echo what it was sent (a proxy's debug page): mask credentials."""
+def _without_secrets(body: bytes, connection: HttpConnection) -> str:
+    """The start of an error answer, which may echo what it was sent (a proxy's debug
+    page), credentials masked before it is cut: one across the cut leaves no start."""
     values = [str(getattr(connection, key, None) or "") for key in _SECRET_KEYS]
     for header in connection.auth_headers().values():
         values += [header, header.partition(" ")[2]]
-    for value in sorted(filter(None, values), key=len, reverse=True):
+    values = sorted(filter(None, values), key=len, reverse=True)
+    # bytes enough for the shown characters (UTF-8: at most 4 each) and a whole secret
+    window = 4 * _ERROR_EXCERPT + max((len(v.encode()) for v in values), default=0)
+    text = body[:window].decode("utf-8", "replace")
+    for value in values:
         text = text.replace(value, "***")
-    return text
+    return text[:_ERROR_EXCERPT].strip()
 
 
 def dig(data: Any, dotted: str) -> Any:

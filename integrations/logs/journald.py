@@ -115,10 +115,13 @@ def entry_line(entry: Mapping[str, Any]) -> LogLine:
     """One journal entry as a log line: time, origin (unit or identifier), "[err] text"."""
     at: datetime | None = None
     stamp = entry.get("__REALTIME_TIMESTAMP")
-    if isinstance(stamp, str) and stamp.isdigit():
+    # ASCII digits only ("²" is a digit int() refuses), and within datetime's years
+    if isinstance(stamp, str) and re.fullmatch(r"[0-9]{1,17}", stamp):
         at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(stamp))
     priority = entry.get("PRIORITY")
-    level = PRIORITIES[int(priority)] if priority in {str(n) for n in range(8)} else None
+    level = None
+    if isinstance(priority, str) and priority in {str(n) for n in range(8)}:  # not a list
+        level = PRIORITIES[int(priority)]
     origin = entry.get("_SYSTEMD_UNIT") or entry.get("SYSLOG_IDENTIFIER") or ""
     text = message_text(entry.get("MESSAGE"))
     return LogLine(
@@ -137,7 +140,7 @@ def parse_output(stdout: bytes) -> list[LogLine]:
             continue
         try:
             entry = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past the decoder's depth
             raise FetchError(
                 f"journalctl printed a line that is not JSON (line {number})"
             ) from None

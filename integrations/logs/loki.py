@@ -145,7 +145,8 @@ def parse_streams(answer: Any) -> Fetched:
         if not isinstance(stream, dict):
             continue
         origin = _stream_origin(stream.get("stream"))
-        for value in stream.get("values") or []:
+        values = stream.get("values")
+        for value in values if isinstance(values, list) else []:
             # [ns, line] or [ns, line, structured metadata] (Loki 3)
             if not isinstance(value, list) or len(value) < 2:
                 continue

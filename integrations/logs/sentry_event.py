@@ -66,8 +66,13 @@ def _short(value: Any) -> str:
     return text if len(text) <= _TEXT_CAP else text[: _TEXT_CAP - 1] + "…"
 
 
+def _list(value: Any) -> list[Any]:
+    """A list the event should have there; anything else (a number, a string) is none."""
+    return value if isinstance(value, list) else []
+
+
 def _entries(event: dict[str, Any], kind: str) -> list[Any]:
-    for entry in event.get("entries") or []:
+    for entry in _list(event.get("entries")):
         if isinstance(entry, dict) and entry.get("type") == kind:
             data = entry.get("data")
             values = data.get("values") if isinstance(data, dict) else None
@@ -92,7 +97,7 @@ def _exception_lines(values: list[Any]) -> list[LogLine]:
         )
         stack = exc.get("stacktrace")
         frames = stack.get("frames") if isinstance(stack, dict) else None
-        frames = [f for f in frames or [] if isinstance(f, dict)]
+        frames = [f for f in _list(frames) if isinstance(f, dict)]
         in_app = [f for f in frames if f.get("inApp") is True]
         if not in_app and frames:
             lines.append(LogLine(None, f"  (no in-app frames; the last {FALLBACK_FRAMES} shown)"))
@@ -130,7 +135,7 @@ def parse_event(event: Any) -> Fetched:
     lines += _exception_lines(exceptions)
     if not exceptions and event.get("message"):
         lines.append(LogLine(None, _short(event["message"])))
-    tags = [t for t in event.get("tags") or [] if isinstance(t, dict) and "key" in t]
+    tags = [t for t in _list(event.get("tags")) if isinstance(t, dict) and "key" in t]
     if tags:
         lines.append(
             LogLine(

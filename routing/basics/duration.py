@@ -15,6 +15,15 @@ class DurationError(ValueError):
 
 def parse_duration(text: str | int | float | timedelta) -> timedelta:
     """Parse "1h30m"-style text (Prometheus units); a bare number means seconds."""
+    try:
+        return _parse(text)
+    except (OverflowError, ValueError) as exc:  # past timedelta's range, NaN, 5000 digits
+        if isinstance(exc, DurationError):
+            raise
+        raise DurationError(f"invalid duration {str(text)[:40]!r}: out of range") from None
+
+
+def _parse(text: str | int | float | timedelta) -> timedelta:
     if isinstance(text, timedelta):
         return text
     if isinstance(text, bool):
