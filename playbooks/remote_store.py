@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, case, select, update
 
-from playbooks.run_store import RUN, STEP, held_run
+from playbooks.run_lease import RUN, held_run, wait_until
+from playbooks.run_store import STEP
 from routing.storage.playbook_tables import PlaybookApprovalRow
 
 APPROVAL: Table = PlaybookApprovalRow.metadata.tables["playbook_approval"]
@@ -101,16 +102,8 @@ def park(
     held = held_run(conn, run_id, owner)
     if held is None:
         return False
-    if held.cancel_requested_by is not None and held.due_at is not None:
-        # A cancel that landed during this pass made the run due then: keep that.
-        cancelled_at: datetime = held.due_at
-        due_at = min(due_at, cancelled_at)
     set_step(conn, run_id, position, values)
-    conn.execute(
-        update(RUN)
-        .where(RUN.c.id == run_id)
-        .values(due_at=due_at, lease_until=None, lease_owner="")
-    )
+    wait_until(conn, held, due_at)
     return True
 
 

@@ -18,12 +18,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from playbooks.model import Playbook
 from playbooks.outputs import Output
+from playbooks.run_lease import RUN, held_run, wait_until
 from playbooks.run_rules import FINISHED_RUN, FINISHED_STEP
-from routing.storage.playbook_tables import PlaybookOutputRow, PlaybookRunRow, PlaybookStepRow
+from routing.storage.playbook_tables import PlaybookOutputRow, PlaybookStepRow
 from routing.storage.tables import UTCDateTime
 from routing.storage.timeline import add_timeline
 
-RUN: Table = PlaybookRunRow.metadata.tables["playbook_run"]
 STEP: Table = PlaybookStepRow.metadata.tables["playbook_step"]
 OUTPUT: Table = PlaybookOutputRow.metadata.tables["playbook_output"]
 
@@ -142,17 +142,6 @@ def next_due(conn: Connection) -> datetime | None:
     return value
 
 
-def held_run(conn: Connection, run_id: int, owner: str, now: datetime | None = None) -> Any:
-    """The run row if `owner` holds it (with `now`: and its lease has not run out) and it
-    is unfinished; locked until commit. None once another worker took it over."""
-    query = select(RUN).where(
-        RUN.c.id == run_id, RUN.c.lease_owner == owner[:64], RUN.c.status == "running"
-    )
-    if now is not None:
-        query = query.where(RUN.c.lease_until > now)
-    return conn.execute(query.with_for_update()).first()
-
-
 def begin_step(
     conn: Connection,
     run_id: int,
@@ -248,18 +237,15 @@ def retry_later(
 ) -> bool:
     """A failed try with tries left: the step waits (pending) until `due_at`, the lease
     is let go, so the wait is a stored state, not a sleep."""
-    if held_run(conn, run_id, owner) is None:
+    held = held_run(conn, run_id, owner)
+    if held is None:
         return False
     conn.execute(
         update(STEP)
         .where(STEP.c.run_id == run_id, STEP.c.position == position)
         .values(status="pending", summary=summary, error=error)
     )
-    conn.execute(
-        update(RUN)
-        .where(RUN.c.id == run_id)
-        .values(due_at=due_at, lease_until=None, lease_owner="")
-    )
+    wait_until(conn, held, due_at)
     return True
 
 

@@ -17,7 +17,6 @@ from pydantic import BaseModel
 
 from integrations.ci.base import CiBackend, CiConnection, Dispatched, HttpCall, Polled, RemoteRun
 from integrations.connections import ConnectionBase, HttpConnection, connection_type
-from integrations.outbound import OutboundRefused
 from playbooks.action import ActionContext, ActionIO, Effect, Planned, StepResult
 
 DEFAULT_POLL = timedelta(seconds=10)
@@ -87,16 +86,9 @@ class CiAction:
     async def run(
         self, planned: Planned, connection: ConnectionBase | None, io: ActionIO
     ) -> StepResult:
-        """One dispatch without the stored exactly-once states: for callers outside the
-        runner (the runner drives remote actions through playbooks.remote_steps)."""
-        try:
-            sent = await self.dispatch(planned, connection, io)
-        except OutboundRefused as exc:
-            return StepResult(ok=False, summary=f"failed: {exc}", error=str(exc))
-        if sent.run is None:
-            return StepResult(ok=False, summary=f"failed: {sent.detail}", error=sent.detail)
-        facts = {"remote_id": sent.run.remote_id, "url": sent.run.url or ""}
-        return StepResult(ok=True, summary=f"dispatched: {sent.detail}", facts=facts)
+        """Never a plain call: a dispatch outside playbooks.remote_steps would skip the
+        stored intent, so a lost answer could be sent twice."""
+        raise TypeError(f"{self.name} runs only through the runner's exactly-once dispatch")
 
 
 def ci_action(backend: CiBackend) -> CiAction:

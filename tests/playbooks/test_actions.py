@@ -14,7 +14,7 @@ from integrations.logs import LOG_BACKENDS
 from integrations.logs.files import FilesConnection
 from integrations.logs.loki import LokiConnection
 from integrations.outbound import Outbound
-from playbooks.action import ActionContext, ActionIO, StepResult, is_remote
+from playbooks.action import ActionContext, ActionIO, Planned, StepResult, is_remote
 from playbooks.actions.chat import MAX_CHAT_TEXT
 from playbooks.registry import ACTIONS, action_for
 from tests.support.loopback_http import RecordedRequest, Reply, start
@@ -178,3 +178,9 @@ def test_chat_post_text_is_bounded() -> None:
     for bad in ({"text": "x" * (MAX_CHAT_TEXT + 1)}, {"text": ""}, {"text": "a", "to": "#ops"}):
         with pytest.raises(ValidationError):
             action.plan(bad, None, CTX)
+
+
+def test_a_ci_action_refuses_a_plain_run_outside_the_exactly_once_dispatch() -> None:
+    action = ACTIONS["ci.github"]
+    with pytest.raises(TypeError, match="exactly-once"):
+        asyncio.run(action.run(Planned(shown={}, call=None), None, ActionIO(Outbound())))

@@ -280,3 +280,21 @@ def test_postgres_claims_skip_locked_runs_without_waiting(
         assert set(first) | set(second) == runs and not set(first) & set(second)
     finally:
         engine.dispose()
+
+
+def test_a_cancel_asked_during_a_pass_is_not_put_off_by_the_retry_it_ends_with(
+    engine: Engine, books: Catalog
+) -> None:
+    run_id = _claimed_by_a(engine, books)
+    cancel_at = T0 + timedelta(seconds=1)
+    with engine.begin() as conn:
+        run_store.begin_step(conn, run_id, "a", 0, T0, T0 + LEASE, {})
+        assert run_store.request_cancel(conn, run_id, "bob", cancel_at) == "cancelling"
+        assert run_store.retry_later(
+            conn, run_id, "a", 0, T0 + timedelta(minutes=5), summary="retrying", error="x"
+        )
+    with engine.begin() as conn:
+        run = run_store.get_run(conn, run_id)
+        assert run is not None
+        assert (run["due_at"], run["lease_owner"]) == (cancel_at, "")
+        assert run_store.claim_due(conn, cancel_at, "b", LEASE, 10) == [run_id]
