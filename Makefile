@@ -36,10 +36,13 @@ services:
 # Programs the tests run: journalctl (logs.journald) and systemd-journal-remote, which
 # writes the journal file its tests read. apt-get (Debian, as root) only when missing.
 JOURNAL_REMOTE := $(firstword $(wildcard /lib/systemd/systemd-journal-remote /usr/lib/systemd/systemd-journal-remote))
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`,
+# which downloads a browser of its own), with a font so pages render text.
 system-packages:
-	@if ! command -v journalctl >/dev/null 2>&1 || [ -z "$(JOURNAL_REMOTE)" ]; then \
+	@if ! command -v journalctl >/dev/null 2>&1 || [ -z "$(JOURNAL_REMOTE)" ] \
+		|| ! command -v chromium >/dev/null 2>&1 || [ ! -d /usr/share/fonts/truetype/dejavu ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends systemd systemd-journal-remote; \
+			--no-install-recommends systemd systemd-journal-remote chromium fonts-dejavu-core; \
 	fi
 
 test: install-test services system-packages
@@ -69,6 +72,11 @@ image-install:
 	cd build && image-venv/bin/firebell --help >/dev/null
 	cd build && printf 'database_url: sqlite:///./image-check.db\n' > image-check.yaml \
 		&& image-venv/bin/firebell db upgrade --config image-check.yaml
+	# The wheel carries the page: templates, CSS/JS and the vendored htmx.
+	cd build && image-venv/bin/python -c 'import importlib.resources as r; w = r.files("bot.web"); \
+		missing = [p for p in ("templates/base.html", "templates/login.html", "static/app.js", \
+		"static/app.css", "static/vendor/htmx.min.js", "static/vendor/VENDORED.txt") \
+		if not (w / p).is_file()]; assert not missing, f"not installed: {missing}"'
 
 bench: install-test
 	$(BIN)/python benchmarks/storm.py

@@ -40,6 +40,8 @@ from bot.runtime.state import (
     intake_limits,
     utc_now,
 )
+from bot.web import install_web
+from bot.web.live import install_live
 from bot.workers.paging_worker import install_paging
 from bot.workers.playbook_worker import install_playbooks
 from bot.workers.sweeper import run_quiet_sweeper
@@ -81,6 +83,8 @@ def build_runtime(
     # Paging before chat: the chat sync edits the messages the outbox posted.
     install_paging(rt)
     install_chat(rt)
+    if role.http:  # the page's live ticks: hooks read by install_playbooks below
+        install_live(rt)
     # After chat: the runner posts progress through the chat layer's hooks.
     install_playbooks(rt)
     rt.lifecycle.add(_frozen_heap)
@@ -106,6 +110,7 @@ def create_app(
     app = http_app(rt)
     for router in chat_routers(rt):
         app.include_router(router)
+    install_web(app, rt)
     return app
 
 

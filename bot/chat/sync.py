@@ -23,7 +23,14 @@ from sqlalchemy import Connection, select
 
 from bot.runtime.state import Runtime
 from bot.workers.paging_delivery import LinkSettings, notification_for
-from integrations.notifiers import ChatNotifier, Notification, Notifier, build_notifiers, kind_of
+from integrations.notifiers import (
+    ChatNotifier,
+    HttpPool,
+    Notification,
+    Notifier,
+    build_notifiers,
+    kind_of,
+)
 from routing.intake.submission import BatchOutcome, IncidentEventKind
 from routing.paging.outbox import ALERT, INCIDENT, MAX_ALERTS_PER_MESSAGE, NOTIFICATION, Claimed
 from routing.storage.tables import TimelineEntry
@@ -125,7 +132,7 @@ class ChatSync:
         self.loop = asyncio.get_running_loop()
         if self._notifiers is None:
             s = self.rt.settings
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(15.0))
+            self._http = HttpPool.shared(self.rt.extras).acquire()  # the process's pool
             built = build_notifiers(
                 s.slack.bot_token if s.slack else None,
                 s.slack.api_url if s.slack else None,
@@ -138,7 +145,7 @@ class ChatSync:
     async def stop(self) -> None:
         await self.background.drain()
         if self._http is not None:
-            await self._http.aclose()
+            await HttpPool.shared(self.rt.extras).release()
             self._http = None
         self.loop = None
 

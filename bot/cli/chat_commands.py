@@ -68,6 +68,10 @@ def cmd_incident(args: argparse.Namespace) -> int:
     if missing:
         print(f"firebell: --{missing[0]} needs a value", file=sys.stderr)
         return 2
+    if words[:1] == ["postmortem"]:  # a document, not a chat command (bot.cli.report)
+        from bot.cli.report import cmd_postmortem
+
+        return cmd_postmortem(words[1:], config, as_json)
     # The words are joined back as typed; quotes inside one word (matchers) survive.
     command = parse_command(" ".join(words), prefix="firebell incident")
     if isinstance(command, CommandError):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.cli.chat_commands import add_chat_cli
 from bot.cli.playbook import add_playbook_cli
+from bot.cli.report import add_report_cli
 from bot.cli.settings import CONFIG_HELP, UsageError, instant_arg, load_settings, read_input
 from bot.config import (
     ConfigError,
@@ -57,8 +58,7 @@ def process_settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from bot.cli.serve_app import run_app
     from bot.roles import create_app
     from bot.runtime.worker_lock import WorkerLock
 
@@ -66,14 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     workers = not args.no_workers
     with WorkerLock(settings.database_url, runs_workers=workers):
         app = create_app(settings, host=args.host, workers=workers)
-        uvicorn.run(
-            app,
-            host=args.host,
-            port=args.port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
+        run_app(app, args.host, args.port)
     return 0
 
 
@@ -243,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_chat_cli(sub)
     add_playbook_cli(sub)
+    add_report_cli(sub)
     return parser
 
 

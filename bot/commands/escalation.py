@@ -34,6 +34,8 @@ def queue_manual_pages(
             "created_at": now,
             "first_due_at": now,
             "next_attempt_at": now,
+            # Paged on purpose: never held for a pager-storm bundle (still counted in one).
+            "released_at": now,
         }
         for r in recipients
     ]

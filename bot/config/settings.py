@@ -40,6 +40,8 @@ from bot.config.identities import (
 )
 from bot.config.secrets import database_password, redact_database_url, redact_secrets, secrets_in
 from bot.config.sources import Sources
+from bot.config.targets import native_target_problems
+from bot.config.web import Web
 from integrations.connections import HttpConnection
 from integrations.sources.base import SourceOptions
 from playbooks.catalog import Catalog, load_catalog
@@ -141,6 +143,7 @@ class Settings(PolicyConfig):
     slack: SlackConfig | None = None
     discord: DiscordConfig | None = None
     public_url: HttpURL | None = None  # base for links in messages
+    web: Annotated[Web, none_is(dict)] = Field(default_factory=Web)  # the page (bot.web)
     # The config file's folder: a relative `playbooks:` is read from there.
     _config_dir: Path | None = PrivateAttr(default=None)
 
@@ -188,6 +191,13 @@ class Settings(PolicyConfig):
     @model_validator(mode="after")
     def _token_owners(self) -> Settings:
         problems = check_token_entries(self.api_tokens, self.users_by_name)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _native_targets(self) -> Settings:
+        problems = native_target_problems(self.users, self.teams)
         if problems:
             raise ValueError("\n".join(problems))
         return self

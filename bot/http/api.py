@@ -135,26 +135,37 @@ class StateChange(BaseModel):
     actor: RefusedActorField = None  # the timeline names the caller, not the body
 
 
+def change_incident(
+    rt: Runtime, actor: str, incident_id: int, action: str, note: str | None = None
+) -> dict[str, Any]:
+    """Acknowledge or resolve as `actor`, then tell the incident_changed hooks (chat
+    messages, the paging worker, live pages). Every HTTP surface (this API, the web
+    page) goes through here; raises IncidentNotFound / InvalidTransition."""
+    now = rt.clock()
+    with rt.engine.begin() as conn:
+        if action == "ack":
+            result = response.acknowledge(conn, incident_id, actor, now)
+        else:
+            result = response.resolve(conn, incident_id, actor, now, note)
+    incident_changed(rt, incident_id, action)
+    return result
+
+
+def incident_changed(rt: Runtime, incident_id: int, action: str) -> None:
+    for hook in rt.extras.get("incident_changed", []):
+        hook(incident_id, action)
+
+
 def _change(
     request: Request, caller: Principal, incident_id: int, action: str, body: StateChange | None
 ) -> Any:
-    rt = runtime(request)
-    actor = caller.name
-    now = rt.clock()
+    note = body.note if body else None
     try:
-        with rt.engine.begin() as conn:
-            if action == "ack":
-                result = response.acknowledge(conn, incident_id, actor, now)
-            else:
-                note = body.note if body else None
-                result = response.resolve(conn, incident_id, actor, now, note)
+        return change_incident(runtime(request), caller.name, incident_id, action, note)
     except incidents.IncidentNotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     except incidents.InvalidTransition as exc:
         raise HTTPException(409, str(exc)) from exc
-    for hook in rt.extras.get("incident_changed", []):
-        hook(incident_id, action)
-    return result
 
 
 @router.post(

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import Settings
-from bot.http import api, approvals_api, playbooks_api, silences_api, webhooks
+from bot.http import api, approvals_api, playbooks_api, reports_api, silences_api, webhooks
 from bot.http.body_limit import BodyLimit
 from bot.http.errors import install_error_handlers
 from bot.http.openapi import install_openapi
@@ -73,6 +73,7 @@ def http_app(rt: Runtime) -> FastAPI:
     app.include_router(silences_api.router)
     app.include_router(playbooks_api.router)
     app.include_router(approvals_api.router)
+    app.include_router(reports_api.router)
     # Behind the webhook lane, which caps its own bodies: the REST API and chat endpoints.
     app.add_middleware(BodyLimit, limit=rt.settings.max_body_bytes)
     # Receive step (webhooks) in its own plain-ASGI lane, inside the request context.

@@ -102,27 +102,26 @@ def list_silences(request: Request, _caller: Reader) -> dict[str, Any]:
     return {"items": [view.item() for view in views]}
 
 
-@router.post("/api/v1/silences", status_code=201, response_model=None)
-def create_silence(request: Request, caller: Responder, body: SilenceIn) -> Any:
-    rt = runtime(request)
-    now = rt.clock()
+def new_silence(body: SilenceIn, creator: str, now: datetime) -> Silence | tuple[str, str]:
+    """The silence `creator` asks for, or (the body field at fault, why): shared by the
+    API and the web page so both refuse and attribute alike."""
     window = body.window(now)
     if window is None:
-        return _unprocessable("body.ends_at", "give exactly one of ends_at and duration")
+        return "ends_at", "give exactly one of ends_at and duration"
     starts_at, ends_at = window
     if ends_at is not None and not within_calendar(ends_at):
-        return _unprocessable("body.duration", f"the silence must end {CALENDAR}")
+        return "duration", f"the silence must end {CALENDAR}"
     if body.recurrence is not None:
         problem = recurrence_problem(body.recurrence, starts_at or now, ends_at)
         if problem is not None:
-            return _unprocessable("body.recurrence", problem)
+            return "recurrence", problem
     try:
-        silence = Silence.model_validate(
+        return Silence.model_validate(
             {
                 "matchers": body.matchers,
                 "starts_at": starts_at,
                 "ends_at": ends_at,
-                "created_by": caller.name,
+                "created_by": creator,
                 "comment": body.comment,
                 "recurrence": body.recurrence,
             }
@@ -130,7 +129,17 @@ def create_silence(request: Request, caller: Responder, body: SilenceIn) -> Any:
     except ValidationError as exc:
         first = validation_errors(exc.errors())[0]
         # The silence's fields are the body's; its whole-model check is about the window.
-        return _unprocessable(f"body.{first['field'] or 'ends_at'}", first["detail"])
+        return first["field"] or "ends_at", first["detail"]
+
+
+@router.post("/api/v1/silences", status_code=201, response_model=None)
+def create_silence(request: Request, caller: Responder, body: SilenceIn) -> Any:
+    rt = runtime(request)
+    now = rt.clock()
+    silence = new_silence(body, caller.name, now)
+    if not isinstance(silence, Silence):
+        field, message = silence
+        return _unprocessable(f"body.{field}", message)
     with rt.engine.begin() as conn:
         stored = silence_store.create(conn, silence, now)
         view = silence_store.get(conn, stored.id or "", now)

@@ -19,8 +19,10 @@ from integrations.notifiers.backoff import (
     next_attempt_at,
     should_give_up,
 )
+from integrations.notifiers.bundle_message import bundle_message, bundled_incidents
 from routing.intake.alert import Severity
 from routing.intake.dedup import flag_holds
+from routing.paging.bundle_store import KIND as BUNDLE_KIND
 from routing.paging.outbox import Claimed
 from routing.paging.silence_reminder import KIND as REMINDER_KIND
 from routing.paging.silence_reminder import payload_silence, reminder_text
@@ -122,6 +124,11 @@ def message_for(claimed: Claimed, links: LinkSettings, now: datetime) -> Notific
     """What a claimed row says: a reminder's plain text, or the incident's notification."""
     if claimed.row["kind"] == REMINDER_KIND:
         return reminder_message(claimed.row, links, now)
+    if claimed.row["kind"] == BUNDLE_KIND:
+        incidents = bundled_incidents(claimed.row["payload"] or {})
+        return bundle_message(
+            incidents, claimed.row["recipient"], links.public_url, links.chat_command
+        )
     return notification_for(claimed, links, now)
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, select
 
 from bot.runtime.heartbeats import Heartbeat
 from bot.runtime.state import Runtime
+from bot.workers.commit_watch import CommitWatch
 from bot.workers.delivery_results import ResultRecorder
 from bot.workers.follow_ups import FollowUps
 from bot.workers.loop_control import stop_loop_task, wake_loop
@@ -38,6 +39,7 @@ from bot.workers.paging_metrics import PagingMetrics
 from bot.workers.reminders import Reminders
 from integrations.notifiers import (
     DeliveryResult,
+    HttpPool,
     Notification,
     Notifier,
     TextMessage,
@@ -47,6 +49,7 @@ from integrations.notifiers import (
 )
 from routing.basics.redact import scrub_url
 from routing.intake.submission import BatchOutcome
+from routing.paging.bundle_store import run_bundling
 from routing.paging.escalation_steps import StepReport, run_due_escalations
 from routing.paging.escalation_store import ESCALATION, start_paging
 from routing.paging.outbox import (
@@ -111,6 +114,7 @@ class PagingWorker:
         self._batch_routed = False  # the intake batch being committed queued paging work
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._watch: CommitWatch | None = None  # a worker beside an HTTP-only process
         self._stopping = False
         self._beat = Heartbeat(PAGING)  # registered with the runtime's once it runs
         settings = rt.settings
@@ -149,7 +153,9 @@ class PagingWorker:
         self._loop = asyncio.get_running_loop()
         self._stopping = False
         if self._notifiers is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(15.0))
+            # The process's one keep-alive pool (shared with the chat sync).
+            pool = HttpPool.shared(self.rt.extras)
+            self._http = pool.acquire()
             s = self.rt.settings
             self._notifiers = build_notifiers(
                 s.slack.bot_token if s.slack else None,
@@ -157,10 +163,14 @@ class PagingWorker:
                 s.discord.bot_token if s.discord else None,
                 s.discord.api_url if s.discord else None,
                 self._http,
+                unverified_http_client=pool.unverified,
+                webhook_secrets=s.webhook_secrets,
             )
         if self.background:
             task = asyncio.create_task(self.run_forever(), name="firebell-paging")
             self._task = task
+            # Beside `serve --no-workers`, whose intake cannot wake this process.
+            self._watch = CommitWatch.for_worker(self.rt.engine, self.rt.role.http, self.wake)
             self._beat = self.rt.heartbeats.register(PAGING, lambda: not task.done())
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -171,6 +181,9 @@ class PagingWorker:
         self._wake.set()
         self.rt.heartbeats.unregister(self._beat)
         until = asyncio.get_running_loop().time() + grace
+        if self._watch is not None:
+            await self._watch.stop()
+            self._watch = None
         await stop_loop_task(self._task, grace)
         self._task = None
         if self._in_flight:
@@ -180,9 +193,9 @@ class PagingWorker:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         if self._http is not None:
-            await self._http.aclose()
+            await HttpPool.shared(self.rt.extras).release()
             self._http = None
-            self._notifiers = None  # they used the closed client
+            self._notifiers = None  # they used the pool, closed once nobody holds it
         self._loop = None
 
     async def run_forever(self) -> None:
@@ -258,7 +271,11 @@ class PagingWorker:
         with self.rt.engine.begin() as conn:
             steps, step_due = self._run_steps(conn, now)
             reminders = self.reminders.queue(conn, now)
+            # Pager storms: hold pages beyond a contact's rule, flush due bundles.
+            bundle_due = run_bundling(conn, self.rt.settings.bundle_rules, now)
             claimed, note_due = self._claim(conn, now, room)
+            if bundle_due is not None:
+                note_due = min(note_due, bundle_due) if note_due is not None else bundle_due
         for report in steps:
             self.metrics.steps.labels(report.kind.value).inc()
         return steps, step_due, reminders, claimed, note_due
@@ -288,7 +305,10 @@ class PagingWorker:
         notifier = notifier_for(address, self._notifiers)
         kind = getattr(notifier, "kind", "unknown")
         try:
-            notification = message_for(claimed, self.links, now)
+            # The row id, the same on every retry: a signed webhook's Idempotency-Key.
+            notification = replace(
+                message_for(claimed, self.links, now), delivery_key=str(row["id"])
+            )
         except (ValueError, KeyError, TypeError) as exc:
             result = DeliveryResult.permanent(f"cannot build the message: {exc}")
         else:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import httpx
 
-from integrations.notifiers import apprise, discord_rest, slack
+from integrations.notifiers import apprise, discord_rest, json_webhook, slack, webhook
 from integrations.notifiers.base import (
     ChatNotifier,
     DeliveryOutcome,
@@ -18,19 +18,26 @@ from integrations.notifiers.base import (
     TextMessage,
     TextNotifier,
 )
+from integrations.notifiers.http_pool import HttpPool
 
 # The one registry of notifier kinds: adding a kind is one module and one line here.
-# A target "<kind>:<address>" goes to that kind; anything else is an apprise URL.
+# A target "<kind>:<address>" goes to that kind; json:// and jsons:// go natively, on
+# the shared pool; anything else is an apprise URL.
 NOTIFIERS: dict[str, NotifierKind] = {
     "slack": slack.KIND,
     "discord": discord_rest.KIND,
+    "webhook": webhook.KIND,
+    "json": json_webhook.KIND,
     "apprise": apprise.KIND,
 }
 FALLBACK_KIND = "apprise"
 
 
 def kind_of(target: str) -> str:
-    """ "slack:#ops" -> slack, "discord:123" -> discord, "slack://T/B/X" -> apprise."""
+    """ "slack:#ops" -> slack, "discord:123" -> discord, "slack://T/B/X" -> apprise,
+    "json://h/x" -> json, "webhook:https://h/x" -> webhook."""
+    if json_webhook.is_json_url(target):
+        return "json"
     prefix, sep, rest = target.partition(":")
     # "slack://..." and "discord://..." are apprise's own webhook schemes, not ours.
     if sep and not rest.startswith("//") and prefix in NOTIFIERS:
@@ -49,10 +56,15 @@ def build_notifiers(
     discord_token: str | None,
     discord_api_url: str | None,
     http_client: httpx.AsyncClient,
+    *,
+    unverified_http_client: Callable[[], httpx.AsyncClient] | None = None,
+    webhook_secrets: Mapping[str, str] | None = None,
 ) -> dict[str, Notifier]:
     """Every configured notifier by kind; a kind without its token is left out."""
     settings = NotifierSettings(
         http_client=http_client,
+        unverified_http_client=unverified_http_client,
+        webhook_secrets=dict(webhook_secrets or {}),
         slack_token=slack_token,
         slack_api_url=slack_api_url,
         discord_token=discord_token,
@@ -104,6 +116,7 @@ __all__ = [
     "ChatNotifier",
     "DeliveryOutcome",
     "DeliveryResult",
+    "HttpPool",
     "Notification",
     "Notifier",
     "NotifierKind",

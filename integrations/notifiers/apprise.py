@@ -29,6 +29,12 @@ def notify_type_for(n: Notification) -> apprise.NotifyType:
     return apprise.NotifyType.SUCCESS if n.status == "resolved" else _NOTIFY_TYPES[n.severity]
 
 
+def firebell_asset() -> apprise.AppriseAsset:
+    """What apprise sends as firebell (its User-Agent is the app_id): the native json://
+    sender uses the same, so a receiver sees one sender either way."""
+    return apprise.AppriseAsset(app_id="firebell", app_desc="firebell incident")
+
+
 def scheme_of(url: str) -> str:
     """The part of an apprise URL that is safe to show: the rest may hold tokens."""
     scheme, sep, _ = url.partition("://")
@@ -51,7 +57,7 @@ class AppriseNotifier:
         self._cache_size = cache_size
         self._cache: OrderedDict[str, apprise.Apprise] = OrderedDict()
         self._lock = threading.Lock()  # sends from several event-loop threads share the cache
-        self._asset = apprise.AppriseAsset(app_id="firebell", app_desc="firebell incident")
+        self._asset = firebell_asset()
 
     def load(self, url: str) -> apprise.Apprise | None:
         """The cached Apprise object for `url`, or None when apprise cannot parse it."""

@@ -45,6 +45,9 @@ class Notification:
     summaries: Sequence[str] = ()
     incident_url: str | None = None
     status_by: str | None = None  # who acknowledged/resolved it, shown next to the status
+    # The same on every retry of one delivery (its outbox row): a signed webhook sends it
+    # as Idempotency-Key, so a receiver can drop a resend.
+    delivery_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in INCIDENT_STATES:
@@ -81,6 +84,7 @@ class TextMessage:
 
     title: str
     text: str
+    delivery_key: str | None = None  # as Notification.delivery_key
 
     def __post_init__(self) -> None:
         if not self.title.strip():
@@ -195,6 +199,10 @@ class NotifierSettings:
     """Plain settings values the notifier kinds are built from (no config import here)."""
 
     http_client: httpx.AsyncClient
+    # The pool for jsons:// URLs with verify=no (opened on first use); None: refused.
+    unverified_http_client: Callable[[], httpx.AsyncClient] | None = None
+    # Signed webhook contacts' URL -> secret, looked up at send time (never in a row).
+    webhook_secrets: Mapping[str, str] = field(default_factory=dict)
     slack_token: str | None = None
     slack_api_url: str | None = None
     discord_token: str | None = None

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Table, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
 
 from routing.muting.silence import (
     Recurrence,
@@ -192,6 +192,37 @@ def list_current(
     # A recurring silence with no window left before its end is over, as an ended one.
     stored = [v for v in (_view(row, now) for row in rows) if v.state is not SilenceState.EXPIRED]
     configured = [v for v in config_views(config, now) if v.state is not SilenceState.EXPIRED]
+    return stored + configured
+
+
+def list_ended(
+    conn: Connection, now: datetime, since: datetime, config: Sequence[Silence] = ()
+) -> list[SilenceView]:
+    """Silences that ended (ran out, or were expired early) from `since` to `now`, the
+    latest first: stored ones, then the config's."""
+    ended_at = func.coalesce(SILENCE.c.expired_at, SILENCE.c.ends_at)
+    rows = conn.execute(
+        select(SILENCE)
+        .where(
+            or_(
+                SILENCE.c.expired_at >= since,
+                and_(
+                    SILENCE.c.expired_at.is_(None),
+                    SILENCE.c.ends_at >= since,
+                    SILENCE.c.ends_at <= now,
+                ),
+            )
+        )
+        .order_by(ended_at.desc(), SILENCE.c.id)
+    ).mappings()
+    stored = [v for v in (_view(row, now) for row in rows) if v.state is SilenceState.EXPIRED]
+    configured = [
+        v
+        for v in config_views(config, now)
+        if v.state is SilenceState.EXPIRED
+        and v.silence.ends_at is not None
+        and since <= v.silence.ends_at <= now
+    ]
     return stored + configured
 
 

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from routing.basics.field import TimeZone, refuse_unused_key
+from routing.basics.field import Secret, TimeZone, refuse_unused_key
 from routing.basics.redact import CREDENTIAL_URL, redact_url
+from routing.oncall.bundle_rule import UserBundleSetting
 
 ChannelKind = Literal["slack", "discord", "apprise"]
 # What a person may do: read; also ack, resolve, silence, note, run playbooks; also page
@@ -20,6 +21,7 @@ ROLES: tuple[Role, ...] = ("viewer", "responder", "admin")
 _SLACK = re.compile(r"slack:(#[a-z0-9][a-z0-9._-]{0,79}|[CGDU][A-Z0-9]{2,})")
 _DISCORD = re.compile(r"discord:\d{1,21}")  # a channel snowflake id
 _APPRISE = re.compile(r"[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+_HTTP = re.compile(r"https?://[^\s/?#@]+(?:[/?#]\S*)?", re.IGNORECASE)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -68,6 +70,15 @@ def _contact(url: str) -> str:
     return url
 
 
+def _webhook_url(url: str) -> str:
+    if not _HTTP.fullmatch(url):
+        raise ValueError(
+            f"invalid webhook URL {redact_url(url)!r} (expected 'https://host/path'; "
+            "no user:password@, the signature authenticates the page)"
+        )
+    return url
+
+
 def _name(value: str) -> str:
     if not _NAME.fullmatch(value):
         raise ValueError(f"invalid name {value!r} (letters, digits, '.', '_' or '-')")
@@ -76,7 +87,53 @@ def _name(value: str) -> str:
 
 Name = Annotated[str, AfterValidator(_name)]
 ChannelTarget = Annotated[str, AfterValidator(_channel), CREDENTIAL_URL]
-ContactURL = Annotated[str, AfterValidator(_contact), CREDENTIAL_URL]
+
+
+WEBHOOK_PREFIX = "webhook:"  # an outbox target "webhook:<url>" is a signed webhook contact
+
+
+class Contact(BaseModel):
+    """One way to reach a user: an apprise URL (a plain string in the config), or a
+    signed webhook (`type: webhook`, an http(s) URL and the secret that signs each page).
+    `every_page` opts this contact out of bundling during a pager storm."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: Annotated[str, CREDENTIAL_URL]
+    type: Literal["apprise", "webhook"] = "apprise"
+    secret: Secret | None = None
+    every_page: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_url(cls, data: Any) -> Any:
+        # A plain string is an apprise URL, as contacts always were; its error keeps the
+        # contact's own place (users[0].contacts[0]).
+        if isinstance(data, str):
+            return {"url": _contact(data)}
+        if isinstance(data, dict) and isinstance(data.get("url"), str):
+            return {**data, "url": data["url"].strip()}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Contact:
+        if self.type == "webhook":
+            _webhook_url(self.url)
+            if self.secret is None:
+                raise ValueError("secret: required for a webhook contact (it signs each page)")
+        else:
+            _contact(self.url)
+            if self.secret is not None:
+                raise ValueError(
+                    "secret: only a webhook contact is signed (type: webhook); an apprise "
+                    "URL carries its own credentials"
+                )
+        return self
+
+    @property
+    def address(self) -> str:
+        """The outbox target: the apprise URL, or "webhook:<url>" for a signed webhook."""
+        return WEBHOOK_PREFIX + self.url if self.type == "webhook" else self.url
 
 
 def role_allows(role: Role, needed: Role) -> bool:
@@ -91,7 +148,8 @@ class User(BaseModel):
     time_zone: TimeZone = ZoneInfo("UTC")
     slack_id: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,}$")
     discord_id: str | None = Field(default=None, pattern=r"^\d{1,21}$")
-    contacts: list[ContactURL] = []  # apprise URLs; each one is notified when the user is paged
+    contacts: list[Contact] = []  # each one is notified when the user is paged
+    bundle: UserBundleSetting = None  # pager storms: overrides paging.bundle, or "off"
     role: Role = "responder"  # in chat, the CLI (--as) and the API (their api_tokens entry)
 
     @model_validator(mode="before")

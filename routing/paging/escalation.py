@@ -126,7 +126,7 @@ def resolve_targets(
 
     def add_user(name: str, via: str) -> None:
         for contact in _lookup(users, "user", name).contacts:
-            add(Recipient("user", name, contact, via))
+            add(Recipient("user", name, contact.address, via))
 
     for target in targets:
         kind, name = split_target(target)

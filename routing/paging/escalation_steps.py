@@ -122,14 +122,6 @@ def _decided_for(row: Any) -> bool:
     return bool(fresh and row.due_at == row.updated_at)
 
 
-_ROWS_PER_STATEMENT = 1000  # x 12 columns at most: well inside SQLite's parameter limit
-
-
-def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        yield rows[start : start + _ROWS_PER_STATEMENT]
-
-
 @dataclass
 class _StepWrites:
     """A pass's step writes, sent as a few statements at the end instead of four per
@@ -146,13 +138,14 @@ class _StepWrites:
         self.timeline.append(timeline_row(incident_id, now, kind, message, data=data))
 
     def flush(self, conn: Connection) -> None:
-        # In chunks: a statement holds at most 32766 parameters on SQLite (65535 on
-        # PostgreSQL), and a full pass of steps paging whole teams can pass that.
+        # As executemany (a list of parameter sets), not one multi-row VALUES: a statement
+        # whose shape depends on the row count is compiled anew on every pass, which cost
+        # more than running it; the driver batches the rows (no parameter limit to mind).
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        for pages in _chunks(self.pages):
-            conn.execute(dialect.insert(NOTIFICATION).values(pages).on_conflict_do_nothing())
-        for entries in _chunks(self.timeline):
-            conn.execute(insert(TIMELINE).values(entries))
+        if self.pages:
+            conn.execute(dialect.insert(NOTIFICATION).on_conflict_do_nothing(), self.pages)
+        if self.timeline:
+            conn.execute(insert(TIMELINE), self.timeline)
         by_id = ESCALATION.c.id == bindparam("escalation_id")
         if self.advanced:
             advance = update(ESCALATION).where(by_id)

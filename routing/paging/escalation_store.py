@@ -316,7 +316,8 @@ def _cancel_pages(conn: Connection, escalation_ids: list[int], now: datetime, re
         update(NOTIFICATION)
         .where(
             NOTIFICATION.c.escalation_id.in_(escalation_ids),
-            NOTIFICATION.c.status == "pending",
+            # "held": waiting for a pager-storm bundle (routing/paging/bundle_store.py)
+            NOTIFICATION.c.status.in_(("pending", "held")),
             or_(NOTIFICATION.c.claimed_until.is_(None), NOTIFICATION.c.claimed_until <= now),
         )
         .values(status="cancelled", detail=f"not sent: {reason}"[:500])

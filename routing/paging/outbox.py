@@ -114,17 +114,14 @@ def claim_due(
             taken.append(row.id)
     if not taken:
         return []
-    conn.execute(
+    # The claim hands back the rows it took: one statement, not an update and a read.
+    claimed = conn.execute(
         update(NOTIFICATION)
         .where(NOTIFICATION.c.id.in_(taken))
         .values(claimed_until=now + claim_for, claimed_by=claimer[:200])
-    )
-    rows = [
-        dict(r)
-        for r in conn.execute(
-            select(NOTIFICATION).where(NOTIFICATION.c.id.in_(taken)).order_by(NOTIFICATION.c.id)
-        ).mappings()
-    ]
+        .returning(*NOTIFICATION.c)
+    ).mappings()
+    rows = sorted((dict(r) for r in claimed), key=lambda r: int(r["id"]))
     incident_ids = sorted({r["incident_id"] for r in rows if r["incident_id"] is not None})
     incidents = {
         r["id"]: dict(r)
@@ -204,6 +201,18 @@ def note_failure(
     """A permanent failure goes on the incident's timeline, where responders look (a
     silence reminder has no incident: it is logged, and the failed row is kept)."""
     row = claimed.row
+    if row["kind"] == "bundle":  # a pager-storm bundle: on each of its incidents
+        for item in (row["payload"] or {}).get("incidents", []):
+            add_timeline(
+                conn,
+                int(item["id"]),
+                now,
+                "notification_failed",
+                f"bundled page to {row['recipient']} failed after {attempts} "
+                f"attempt{'s' if attempts != 1 else ''}: {detail}",
+                data={"notification_id": row["id"], "kind": row["kind"], "via": row["via"]},
+            )
+        return
     if row["incident_id"] is None:
         log.error(
             "silence reminder %s for silence %s to %s failed after %d attempt%s: %s",

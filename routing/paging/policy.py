@@ -27,8 +27,10 @@ from routing.muting.tree import (
     route_alert,
     walk,
 )
+from routing.oncall.bundle_rule import BundleRule, PagingSettings
 from routing.oncall.people import Team, User
 from routing.oncall.schedule import Schedule
+from routing.paging.bundling import contact_rules
 from routing.paging.escalation import EscalationPolicy, split_target
 
 _Named = TypeVar("_Named", User, Team, Schedule, EscalationPolicy, TimeInterval)
@@ -46,6 +48,7 @@ class PolicyConfig(BaseModel):
     time_intervals: list[TimeInterval] = []
     inhibit_rules: list[InhibitRule] = []
     silences: list[Silence] = []
+    paging: PagingSettings = Field(default_factory=PagingSettings)
 
     @field_validator("route", mode="before")
     @classmethod
@@ -87,6 +90,22 @@ class PolicyConfig(BaseModel):
     @cached_property
     def time_intervals_by_name(self) -> dict[str, TimeInterval]:
         return {interval.name: interval for interval in self.time_intervals}
+
+    @cached_property
+    def webhook_secrets(self) -> dict[str, str]:
+        """Signed webhook contacts' URL -> secret: the notifier signs with it at send
+        time, so the secret is never in an outbox row (its target is "webhook:<url>")."""
+        return {
+            contact.url: contact.secret
+            for user in self.users
+            for contact in user.contacts
+            if contact.type == "webhook" and contact.secret is not None
+        }
+
+    @cached_property
+    def bundle_rules(self) -> dict[str, BundleRule]:
+        """Contact address -> its pager-storm bundling rule (absent: every page alone)."""
+        return contact_rules(self.users, self.paging.bundle)
 
     @cached_property
     def route_tree(self) -> RouteNode:
@@ -181,6 +200,19 @@ def _reference_errors(config: PolicyConfig) -> list[str]:
                     paged.setdefault(name, path)
                 elif kind == "team" and not teams[name].channels:
                     errors.append(f"{path}: team {name!r} has no channels to notify")
+
+    # One webhook URL is one receiver with one key: two secrets would sign some pages
+    # with a key it does not check.
+    signed: dict[str, str] = {}
+    for u, user in enumerate(config.users):
+        for c, contact in enumerate(user.contacts):
+            if contact.type != "webhook" or contact.secret is None:
+                continue
+            if signed.setdefault(contact.url, contact.secret) != contact.secret:
+                errors.append(
+                    f"users.{u}.contacts.{c}.secret: differs from another webhook contact's "
+                    "secret for the same URL (one receiver checks one secret)"
+                )
 
     # A page to someone with no contact would be silently lost: refuse it at load.
     for name, path in paged.items():

@@ -83,6 +83,7 @@ class NotificationRow(SQLModel, table=True):
         UniqueConstraint("dedup_key", name="uq_notification_dedup"),
         Index("ix_notification_due", "status", "next_attempt_at"),
         Index("ix_notification_incident", "incident_id", "id"),
+        Index("ix_notification_released", "released_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -97,7 +98,8 @@ class NotificationRow(SQLModel, table=True):
     via: str = Field(default="", max_length=200)  # "schedule:backend-primary", "route root"
     policy: str | None = Field(default=None, max_length=200)
     step: str | None = Field(default=None, max_length=200)  # "step 1 of 2, pass 1 of 3"
-    status: str = Field(default="pending", max_length=16)  # pending/sent/failed/cancelled
+    # pending/sent/failed/cancelled; a page held for a pager-storm bundle: held/bundled
+    status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     created_at: datetime = _ts()
     first_due_at: datetime = _ts()
@@ -110,6 +112,11 @@ class NotificationRow(SQLModel, table=True):
     silence_id: str | None = Field(default=None, max_length=64)  # for a silence reminder
     # A silence reminder's silence as it was when queued (routing.paging.silence_reminder).
     payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Pager-storm bundling (routing/paging/bundle_store.py): when a page to a contact with
+    # a bundling rule, or a bundle, was let go; a held page (status "held") becomes
+    # "bundled" with the id of the bundle row (kind "bundle") that carries it.
+    released_at: datetime | None = _ts(nullable=True)
+    bundle_id: int | None = None
 
 
 class PagingDecisionRow(SQLModel, table=True):

@@ -133,6 +133,8 @@ class IncidentRow(SQLModel, table=True):
             postgresql_where=text("status != 'resolved'"),
         ),
         Index("ix_incident_status_service", "status", "service"),
+        # The incidents opened in a period (routing.response.report_store).
+        Index("ix_incident_created", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

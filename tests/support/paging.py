@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -118,3 +119,16 @@ class RecordingNotifier:
         if not self.answers:
             return DeliveryResult.delivered("recorded")
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+def am_storm_payload(names: Sequence[str], **kwargs: Any) -> bytes:
+    """One Alertmanager post with one firing alert per name (each its own incident
+    under the default group_by [service, alertname])."""
+    summary = kwargs.pop("summary", "API 5xx above 5% for 10m")
+    alerts = [
+        json.loads(am_payload(name, summary=f"{name}: {summary}", **kwargs))["alerts"][0]
+        for name in names
+    ]
+    body = json.loads(am_payload(names[0], **kwargs))
+    body["alerts"] = alerts
+    return json.dumps(body).encode()

@@ -33,6 +33,7 @@ _SERVE = "tests/bot/config/test_key_effects_serve.py::"
 _SLACK = "tests/bot/chat/test_slack.py::"
 _DISCORD_HTTP = "tests/bot/chat/test_discord_http.py::"
 _CHAT = "tests/bot/config/test_key_effects_chat.py::"
+_SIGNED = "tests/integrations/notifiers/test_webhook_contact.py::"
 
 PEOPLE: dict[str, Tests] = {
     "users": (_ESCALATION + "test_user_expands_to_every_contact",),
@@ -41,6 +42,10 @@ PEOPLE: dict[str, Tests] = {
     "users.slack_id": (_SLACK + "test_slack_ids_map_to_users",),
     "users.discord_id": (_DISCORD_HTTP + "test_slow_commands_are_deferred_and_finished_by_a_follow_up",),
     "users.contacts": (_ESCALATION + "test_user_expands_to_every_contact",),
+    "users.contacts.url": (_ESCALATION + "test_user_expands_to_every_contact", _SIGNED + "test_signed_pages_end_to_end"),
+    "users.contacts.type": (_SIGNED + "test_signed_pages_end_to_end",),
+    "users.contacts.secret": (_SIGNED + "test_signed_pages_end_to_end",),
+    "users.contacts.every_page": ("tests/routing/paging/test_bundling.py::test_contact_rules_global_user_override_off_and_every_page", "tests/bot/workers/test_bundling_e2e.py::test_a_storm_of_20_pages_is_5_at_once_then_one_bundle"),
     "users.role": ("tests/bot/chat/test_chat_roles.py::test_a_linked_viewer_cannot_change_incidents_from_slack",),
     "teams": (_ESCALATION + "test_resolve_targets_example",),
     "teams.name": (_ESCALATION + "test_resolve_targets_example",),
@@ -288,7 +293,31 @@ PLAYBOOKS: dict[str, Tests] = {
     "connections.webhook.secret": (_WH + "test_a_wrong_secret_is_refused_by_the_receiver_and_not_ambiguous", _CI_SECRETS),
 }
 
+_BUNDLING = "tests/bot/workers/test_bundling_worker.py::"
+_BUNDLING_E2E = "tests/bot/workers/test_bundling_e2e.py::"
+
+PAGING: dict[str, Tests] = {
+    "paging": (_BUNDLING + "test_global_rule_user_override_and_off",),
+    "paging.bundle": (_BUNDLING_E2E + "test_a_storm_of_20_pages_is_5_at_once_then_one_bundle", _BUNDLING + "test_global_rule_user_override_and_off"),
+    "users.bundle": (_BUNDLING + "test_global_rule_user_override_and_off", "tests/bot/workers/test_paging_processes.py::test_split_worker_killed_mid_storm_pages_each_incident_exactly_once"),
+    # One BundleRule model, walked once (here): its keys are paging.bundle's too.
+    "users.bundle.max_pages": (_BUNDLING + "test_global_rule_user_override_and_off", _BUNDLING_E2E + "test_a_storm_of_20_pages_is_5_at_once_then_one_bundle"),
+    "users.bundle.window": (_BUNDLING + "test_global_rule_user_override_and_off", _BUNDLING + "test_a_new_worker_flushes_what_the_previous_one_held"),
+}
+
+_WEB_AUTH = "tests/bot/web/test_auth.py::"
+
+WEB: dict[str, Tests] = {
+    "web": (_WEB_AUTH + "test_login_sets_a_session_cookie",),
+    "web.session_secret": (_WEB_AUTH + "test_session_secret_keeps_sessions_across_token_changes",),
+    "web.session_ttl": (_WEB_AUTH + "test_login_sets_a_session_cookie",),
+    "web.trusted_user_header": (_WEB_AUTH + "test_trusted_proxy_header_only_from_trusted_peers", "tests/bot/web/test_live.py::test_a_proxy_on_loopback_names_the_user_of_a_real_server"),
+    "web.trusted_proxies": (_WEB_AUTH + "test_trusted_proxy_header_only_from_trusted_peers", "tests/bot/web/test_live.py::test_a_proxy_on_loopback_names_the_user_of_a_real_server"),
+}
+
 KEY_EFFECTS: dict[str, Tests] = {
+    **WEB,
+    **PAGING,
     **PEOPLE,
     **SCHEDULES,
     **ESCALATION,

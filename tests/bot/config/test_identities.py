@@ -99,7 +99,8 @@ def test_dumps_mask_tokens_and_credential_urls_but_keep_names() -> None:
         assert secret not in text
     assert dumped["api_tokens"][0] == "***"
     assert dumped["api_tokens"][1] == {"token": "***", "user": "alice", "name": None, "role": None}
-    assert dumped["users"][0]["contacts"] == [
+    # Contacts dump as mappings (url, type, secret, every_page), their URLs redacted.
+    assert [c["url"] for c in dumped["users"][0]["contacts"]] == [
         "mailto://***@mail.example.com",
         "json://127.0.0.1:9/***",
     ]

@@ -45,7 +45,7 @@ def test_a_failure_detail_never_carries_the_contacts_credentials(
     settings = _paging_alice(database_url)
     clock = Clock()
     app = create_app(settings, clock=clock)
-    worker = install_paging(app.state.runtime, notifiers={"apprise": notifier}, background=False)
+    worker = install_paging(app.state.runtime, notifiers={"json": notifier}, background=False)
     with TestClient(app) as client, caplog.at_level(logging.WARNING):
         client.post("/webhooks/alertmanager", content=am_payload(), headers=JSON)
         client.portal.call(worker.run_once, clock.now)  # type: ignore[union-attr]
@@ -64,7 +64,7 @@ def test_a_failure_detail_never_carries_the_contacts_credentials(
 class _RaisingNotifier:
     """A notifier bug whose exception quotes the URL it was posting to."""
 
-    kind = "apprise"
+    kind = "json"
 
     async def send(self, target: str, notification: object) -> DeliveryResult:
         raise RuntimeError("POST https://hooks.example.com/hook-token-81 (alice:page-pw-81)")
@@ -76,10 +76,10 @@ def test_a_notifier_that_raises_is_logged_without_the_contacts_credentials(
     settings = _paging_alice(database_url)
     clock = Clock()
     app = create_app(settings, clock=clock)
-    notifiers = {"apprise": _RaisingNotifier()}
+    notifiers = {"json": _RaisingNotifier()}
     worker = install_paging(app.state.runtime, notifiers=notifiers, background=False)
     with TestClient(app) as client, caplog.at_level(logging.WARNING):
         client.post("/webhooks/alertmanager", content=am_payload(), headers=JSON)
         client.portal.call(worker.run_once, clock.now)  # type: ignore[union-attr]
-    assert "notifier apprise raised" in caplog.text and "RuntimeError" in caplog.text
+    assert "notifier json raised" in caplog.text and "RuntimeError" in caplog.text
     assert "page-pw-81" not in caplog.text and "hook-token-81" not in caplog.text

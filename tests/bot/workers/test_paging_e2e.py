@@ -147,8 +147,8 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_delivered(database_url:
             [row] = notifications_of(conn, 1)
         assert (row["status"], row["attempts"]) == ("sent", 2)
         metrics = client.get("/metrics").text
-        assert 'firebell_notifications_total{kind="apprise",outcome="retry"} 1.0' in metrics
-        assert 'firebell_notifications_total{kind="apprise",outcome="sent"} 1.0' in metrics
+        assert 'firebell_notifications_total{kind="json",outcome="retry"} 1.0' in metrics
+        assert 'firebell_notifications_total{kind="json",outcome="sent"} 1.0' in metrics
 
 
 def test_a_permanent_failure_is_kept_and_shown_on_the_timeline(database_url: str) -> None:
@@ -156,7 +156,7 @@ def test_a_permanent_failure_is_kept_and_shown_on_the_timeline(database_url: str
     clock = Clock()
     with (
         start(lambda _: Reply.json({})) as sink,
-        paging_app(database_url, sink, clock, notifiers={"apprise": notifier}) as (client, worker),
+        paging_app(database_url, sink, clock, notifiers={"json": notifier}) as (client, worker),
     ):
         client.post("/webhooks/alertmanager", content=am_payload(), headers=JSON)
         run(client, worker, clock)
@@ -192,7 +192,7 @@ def test_the_intakes_commit_wakes_the_worker_instead_of_its_poll(database_url: s
     with start(lambda _: Reply.json({})) as sink:
         settings = settings_from(two_step_config(database_url, sink.base_url))
         app = create_app(settings, clock=utc_now)
-        worker = install_paging(app.state.runtime, notifiers={"apprise": Timing()})
+        worker = install_paging(app.state.runtime, notifiers={"json": Timing()})
         worker.poll_interval = 60.0
         accepted: list[int] = []
         with TestClient(app) as client:

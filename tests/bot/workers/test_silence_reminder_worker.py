@@ -201,7 +201,7 @@ def test_a_permanent_failure_is_kept_and_logged(
     database_url: str, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Refusing:
-        kind = "apprise"
+        kind = "json"
 
         async def send(self, target: str, notification: Any) -> DeliveryResult:
             raise AssertionError("a reminder is not an incident notification")
@@ -215,7 +215,7 @@ def test_a_permanent_failure_is_kept_and_logged(
             data = world_data(database_url, fake_slack.base_url + "/api/", sink)
             secret_url = data["teams"][0]["channels"][1] + "?token=s3cret"
             data["teams"][0]["channels"] = [secret_url]  # an apprise URL holding a secret
-            async with reminder_world(data, clock, notifiers={"apprise": Refusing()}) as (
+            async with reminder_world(data, clock, notifiers={"json": Refusing()}) as (
                 world,
                 worker,
             ):
@@ -235,7 +235,7 @@ def test_a_notifier_without_plain_text_fails_visibly(
     database_url: str, fake_slack: FakeSlack
 ) -> None:
     class PagesOnly:
-        kind = "apprise"
+        kind = "json"
 
         async def send(self, target: str, notification: Any) -> DeliveryResult:
             return DeliveryResult.delivered("ok")
@@ -244,7 +244,7 @@ def test_a_notifier_without_plain_text_fails_visibly(
         with start(lambda _: Reply.json({})) as sink:
             data = world_data(database_url, fake_slack.base_url + "/api/", sink)
             data["teams"][0]["channels"] = [data["teams"][0]["channels"][1]]
-            async with reminder_world(data, Clock(T0), notifiers={"apprise": PagesOnly()}) as (
+            async with reminder_world(data, Clock(T0), notifiers={"json": PagesOnly()}) as (
                 world,
                 worker,
             ):
@@ -253,7 +253,7 @@ def test_a_notifier_without_plain_text_fails_visibly(
                 (row,) = rows_of(world, silence)
                 assert (row["status"], row["detail"]) == (
                     "failed",
-                    "apprise notifier cannot send plain messages",
+                    "json notifier cannot send plain messages",
                 )
 
     asyncio.run(go())

@@ -20,7 +20,9 @@ from integrations.notifiers import (
 )
 from integrations.notifiers.apprise import AppriseNotifier
 from integrations.notifiers.discord_rest import DiscordNotifier
+from integrations.notifiers.json_webhook import JsonNotifier
 from integrations.notifiers.slack import SlackNotifier
+from integrations.notifiers.webhook import WebhookNotifier
 from tests.support.notifier_sample import sample_notification
 
 
@@ -32,7 +34,10 @@ from tests.support.notifier_sample import sample_notification
         ("discord:1234567890", "discord"),
         ("slack://TokenA/TokenB/TokenC/#ops", "apprise"),  # apprise's own Slack webhook scheme
         ("discord://webhook_id/webhook_token", "apprise"),
-        ("json://127.0.0.1:8080/hook", "apprise"),
+        ("json://127.0.0.1:8080/hook", "json"),  # native, on the shared pool (issue 14)
+        ("jsons://hooks.example/x", "json"),
+        ("webhook:https://hooks.example/page", "webhook"),  # a signed webhook contact
+        ("form://127.0.0.1:8080/hook", "apprise"),
         ("mailto://user:pass@example.org", "apprise"),
         ("ntfy://firebell-alerts", "apprise"),
         ("apprise:whatever", "apprise"),
@@ -51,6 +56,8 @@ def test_build_only_configured_kinds_and_pick_by_target() -> None:
             assert isinstance(notifier_for("slack:#ops", everything), SlackNotifier)
             assert isinstance(notifier_for("discord:1", everything), DiscordNotifier)
             assert isinstance(notifier_for("ntfy://topic", everything), AppriseNotifier)
+            assert isinstance(notifier_for("json://h/x", everything), JsonNotifier)
+            assert isinstance(notifier_for("webhook:https://h/x", everything), WebhookNotifier)
             for notifier in everything.values():
                 assert isinstance(notifier, Notifier)
             assert isinstance(everything["slack"], ChatNotifier)
@@ -58,7 +65,8 @@ def test_build_only_configured_kinds_and_pick_by_target() -> None:
             assert not isinstance(everything["apprise"], ChatNotifier)
 
             bare = build_notifiers(None, None, "", None, client)
-            assert set(bare) == {"apprise"}
+            # json:// and signed webhooks need no token: always there.
+            assert set(bare) == {"apprise", "json", "webhook"}
             missing = notifier_for("slack:#ops", bare)
             assert isinstance(missing, UnconfiguredNotifier) and missing.kind == "slack"
             result = await missing.send("slack:#ops", sample_notification())
@@ -77,7 +85,18 @@ def test_check_target_accepts(target: str) -> None:
     check_target(target)
 
 
-@pytest.mark.parametrize("target", ["slack:", "discord:general", "nosuch://x", "mailto://"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "slack:",
+        "discord:general",
+        "nosuch://x",
+        "mailto://",
+        "json://h/x?format=html",  # apprise would send HTML: refused, not sent as text
+        "json://h/x?method=BREW",
+        "webhook:ftp://h",
+    ],
+)
 def test_check_target_rejects_naming_the_field(target: str) -> None:
     with pytest.raises(ValueError, match=r"^target:"):
         check_target(target)

@@ -1,0 +1,36 @@
+"""notification released_at and bundle_id: pages held and sent as one bundle in a pager storm
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-06 14:30:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import routing.storage.tables
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("notification") as batch:
+        batch.add_column(
+            sa.Column(
+                "released_at", routing.storage.tables.UTCDateTime(timezone=True), nullable=True
+            )
+        )
+        batch.add_column(sa.Column("bundle_id", sa.Integer(), nullable=True))
+    op.create_index("ix_notification_released", "notification", ["released_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_notification_released", table_name="notification")
+    with op.batch_alter_table("notification") as batch:
+        batch.drop_column("bundle_id")
+        batch.drop_column("released_at")
