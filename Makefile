@@ -77,6 +77,8 @@ image-install:
 		missing = [p for p in ("templates/base.html", "templates/login.html", "static/app.js", \
 		"static/app.css", "static/vendor/htmx.min.js", "static/vendor/VENDORED.txt") \
 		if not (w / p).is_file()]; assert not missing, f"not installed: {missing}"'
+	# ...and serves it: the list (open access on loopback), its CSS/JS and the login page.
+	cd build && image-venv/bin/python ../.ci/serve_check.py image-venv/bin/firebell image-check.yaml
 
 bench: install-test
 	$(BIN)/python benchmarks/storm.py

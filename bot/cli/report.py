@@ -197,6 +197,9 @@ def cmd_postmortem(words: list[str], config: str | None, as_json: bool) -> int:
 
 
 def _incident_id(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
+    if (
+        not (text.isascii() and text.isdigit() and len(text) < 12)
+        or not 1 <= int(text) <= 2**31 - 1
+    ):
         raise argparse.ArgumentTypeError(f"invalid incident number {text!r}")
     return int(text)

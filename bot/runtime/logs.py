@@ -55,3 +55,8 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
         logging.getLogger(name).propagate = True
     # Access logs are replaced by our own request log line (with the request id).
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request's URL at info and httpcore the answer's headers at debug:
+    # a json:// or webhook contact's URL is a credential (a token in its path or query)
+    # in the form it is sent, which the scrubber does not know. Notifiers say what failed.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -22,6 +22,7 @@ from bot.web import csrf
 from bot.web.auth import PageViewer, identify_viewer, login_redirect, safe_next
 from bot.web.errors import LoginRequired, PageError
 from bot.web.live import MAX_STREAMS, hub, stream
+from bot.web.login_limit import LoginLimit
 from bot.web.session import COOKIE, issue, session_key
 from bot.web.templating import duration, render, render_error
 
@@ -79,6 +80,7 @@ def _secure(request: Request, rt: Runtime) -> bool:
 
 def _core_routes(app: FastAPI, rt: Runtime) -> None:
     ttl = rt.settings.web.ttl_seconds
+    limit = LoginLimit()
 
     def login_page(
         request: Request, next_path: str, error: str = "", status: int = 200
@@ -111,8 +113,22 @@ def _core_routes(app: FastAPI, rt: Runtime) -> None:
         )
         if problem:
             raise PageError(403, problem)
+        peer = request.client.host if request.client else "unknown"
+        wait = limit.wait(peer, rt.clock())
+        if wait is not None:
+            log.warning("web login refused: too many wrong tokens", extra={"peer": peer})
+            answer = login_page(
+                request,
+                next,
+                "token: too many wrong tokens from your address; "
+                f"try again in {duration(max(wait.total_seconds(), 1))}",
+                429,
+            )
+            answer.headers["Retry-After"] = str(max(1, int(wait.total_seconds())))
+            return answer
         principal: Principal | None = identify(token.strip() or None, rt.settings.api_principals())
         if principal is None:
+            limit.failed(peer, rt.clock())
             log.info("web login refused: unknown token")
             return login_page(request, next, "token: not a token firebell knows", 401)
         if principal.user is None:

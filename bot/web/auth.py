@@ -89,8 +89,13 @@ def identify_viewer(request: Request) -> Viewer | None:
 
 
 def safe_next(path: str | None) -> str:
-    """Where to go after logging in: a path on this site only (no open redirect)."""
-    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+    """Where to go after logging in: a path on this site only (no open redirect).
+    Browsers drop tabs and newlines from a URL and read `\\` as `/`, so `/\\t/evil` or
+    `/\\evil` would become `//evil` (another host): any control character, space or
+    backslash sends the person to `/` instead."""
+    if not path or not path.startswith("/") or path.startswith("//"):
+        return "/"
+    if "\\" in path or any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in path):
         return "/"
     return path
 

@@ -44,6 +44,10 @@ UTC_ZONE = ZoneInfo("UTC")  # the timeline text; the page shows times in the vie
 SILENCE_CHOICES = ("30m", "1h", "4h")
 NOTE_MAX = 2000  # the timeline's message column keeps this much
 COMMENT_MAX = 1000
+# What a playbook action changes: the sections re-sent and the live topics ticked.
+RUN_PARTS = ("runs", "timeline")
+RUN_TOPICS = ("incidents", "runs")
+DECISIONS = {"approve": "approved", "reject": "rejected"}
 
 
 class Refused(Exception):
@@ -91,12 +95,10 @@ async def act(
         return refused(request, incident_id, viewer, 409, str(exc))
     live.changed(runtime(request), *topics)
     extra = outcome if isinstance(outcome, dict) else {}
-    if extra.get("show"):  # a dry-run: nothing changed, its result is the answer
-        if htmx(request):
-            return render_sections(request, incident_id, viewer, sections, oob=True, extra=extra)
-        return render_page(request, incident_id, viewer, extra=extra)
     if htmx(request):
         return render_sections(request, incident_id, viewer, sections, oob=True, extra=extra)
+    if extra.get("show"):  # a dry-run: nothing changed, its result is the answer
+        return render_page(request, incident_id, viewer, extra=extra)
     return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
 
 
@@ -226,10 +228,7 @@ async def run_playbook(
         run = await asyncio.to_thread(service.start, number, playbook, params, viewer.name)
         return {"flash": f"started run {run['id']} of {playbook}"}
 
-    return await act(
-        request, viewer, incident_id, ("playbooks", "runs", "timeline"), work,
-        ("incidents", "runs"),
-    )  # fmt: skip
+    return await act(request, viewer, incident_id, ("playbooks", *RUN_PARTS), work, RUN_TOPICS)
 
 
 @router.post("/incidents/{incident_id}/runs/{run_id}/cancel")
@@ -241,9 +240,7 @@ async def cancel_run(
         _service(request).cancel(run, viewer.name)
         return {"flash": f"cancel of run {run} requested"}
 
-    return await act(
-        request, viewer, incident_id, ("runs", "timeline"), work, ("incidents", "runs")
-    )
+    return await act(request, viewer, incident_id, RUN_PARTS, work, RUN_TOPICS)
 
 
 def _own_run(request: Request, incident_id: int, run_text: str) -> int:
@@ -260,35 +257,24 @@ def _own_run(request: Request, incident_id: int, run_text: str) -> int:
     return run_id
 
 
-async def _decide(
-    request: Request, viewer: Principal, incident_id: str, run_text: str, decision: str
+@router.post("/incidents/{incident_id}/runs/{run_id}/{verb}")
+async def decide(
+    request: Request, viewer: PageResponder, incident_id: str, run_id: str, verb: str
 ) -> Response:
+    """Approve or reject the step awaiting this person's approval."""
+    decision = DECISIONS.get(verb)
+    if decision is None:
+        return render_error(request, 404, f"no action {verb[:20]!r} on a run")
+
     async def work(number: int, form: FormData) -> dict[str, Any]:
-        run_id = _own_run(request, number, run_text)
+        run = _own_run(request, number, run_id)
         step = text_field(form, "step", 64) or None
         comment = text_field(form, "comment", COMMENT_MAX)
         rt = runtime(request)
         result = await asyncio.to_thread(
-            _service(request).decide, run_id, decision, viewer.user, rt.settings,
+            _service(request).decide, run, decision, viewer.user, rt.settings,
             step_id=step, comment=comment, surface="web",
         )  # fmt: skip
         return {"flash": decision_text(result)}
 
-    return await act(
-        request, viewer, incident_id, ("approvals", "runs", "timeline"), work,
-        ("incidents", "runs"),
-    )  # fmt: skip
-
-
-@router.post("/incidents/{incident_id}/runs/{run_id}/approve")
-async def approve(
-    request: Request, viewer: PageResponder, incident_id: str, run_id: str
-) -> Response:
-    return await _decide(request, viewer, incident_id, run_id, "approved")
-
-
-@router.post("/incidents/{incident_id}/runs/{run_id}/reject")
-async def reject(
-    request: Request, viewer: PageResponder, incident_id: str, run_id: str
-) -> Response:
-    return await _decide(request, viewer, incident_id, run_id, "rejected")
+    return await act(request, viewer, incident_id, ("approvals", *RUN_PARTS), work, RUN_TOPICS)

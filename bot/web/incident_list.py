@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.config.identities import Principal
 from bot.http.api import change_incident
 from bot.http.api import runtime as _rt
+from bot.http.fields import MAX_ROW_ID
 from bot.runtime.state import Runtime
 from bot.web.auth import PageResponder, PageViewer
 from bot.web.templating import render, render_error
@@ -75,7 +76,9 @@ def filter_query(flt: OverviewFilter) -> dict[str, str]:
 
 def _ids_param(value: str | None) -> list[int]:
     """A result parameter of the redirect ("3,4"): only numbers are kept (it is shown)."""
-    return [int(p) for p in (value or "").split(",") if p.isdigit() and len(p) < 19][:MAX_IDS]
+    return [
+        int(p) for p in (value or "").split(",") if p.isascii() and p.isdigit() and len(p) < 19
+    ][:MAX_IDS]
 
 
 def _outcome_from_query(request: Request) -> Outcome | None:
@@ -153,10 +156,11 @@ def incident_list(
 def _parse_ids(values: list[str]) -> list[int]:
     ids: list[int] = []
     for value in values:
-        if not value.isdigit() or len(value) > 18:
+        number = int(value) if value.isascii() and value.isdigit() and len(value) < 19 else 0
+        if not 1 <= number <= MAX_ROW_ID:
             raise InvalidFilter("ids", f"{value[:20]!r} is not an incident number")
-        if int(value) not in ids:
-            ids.append(int(value))
+        if number not in ids:
+            ids.append(number)
     if not ids:
         raise InvalidFilter("ids", "select at least one incident")
     if len(ids) > MAX_IDS:

@@ -43,7 +43,12 @@ def row_id(text: str | None, field: str) -> int | None:
     """A positive row id from the URL, or None when absent; BadInput naming the field."""
     if text is None or text == "":
         return None
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_ROW_ID:
+    if (
+        not text.isascii()
+        or not text.isdigit()
+        or len(text) > 19
+        or not 1 <= int(text) <= MAX_ROW_ID
+    ):
         raise BadInput(field, f"{field} must be a whole number from 1 to {MAX_ROW_ID}")
     return int(text)
 
@@ -139,4 +144,3 @@ def incident_page(request: Request, viewer: PageViewer, incident_id: str) -> Res
         return not_found(request, incident_id)
     context["error"] = None
     return render(request, "incident.html", context)
-

@@ -44,7 +44,10 @@ def parse_query(at: str | None, handoffs: str | None, zone: ZoneInfo) -> OncallQ
     """The page's query, or InvalidQuery naming the field. Pure."""
     count = DEFAULT_HANDOFFS
     if handoffs not in (None, ""):
-        if not handoffs.strip().isdigit() or not 0 <= int(handoffs) <= MAX_HANDOFFS:
+        digits = handoffs.strip()
+        if not (digits.isascii() and digits.isdigit() and len(digits) < 10) or not (
+            0 <= int(digits) <= MAX_HANDOFFS
+        ):
             raise InvalidQuery("handoffs", f"must be a whole number from 0 to {MAX_HANDOFFS}")
         count = int(handoffs)
     text = (at or "").strip()

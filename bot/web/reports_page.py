@@ -45,8 +45,9 @@ def _instant(text: str, name: str, *, end: bool) -> datetime:
         if len(text) == 10:
             day = date.fromisoformat(text)
             moment = datetime.combine(day, time(), tzinfo=UTC)
-            return moment + timedelta(days=1) if end else moment
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            value = moment + timedelta(days=1) if end else moment
+        else:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, OverflowError):
         raise PeriodError(name, f"{text[:40]!r} is not a date (e.g. 2026-12-01)") from None
     value = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -68,7 +69,10 @@ def parse_query(days: str | None, start: str | None, end: str | None) -> ReportQ
         )
     if days in (None, ""):
         return ReportQuery(DEFAULT_DAYS, None, None)
-    if not days.strip().isdigit() or not 1 <= int(days) <= MAX_DAYS:
+    digits = days.strip()
+    if not (digits.isascii() and digits.isdigit() and len(digits) < 10) or not (
+        1 <= int(digits) <= MAX_DAYS
+    ):
         raise PeriodError("days", f"must be a whole number from 1 to {MAX_DAYS}")
     return ReportQuery(int(days), None, None)
 
@@ -153,7 +157,8 @@ def postmortem_download(
     request: Request, _viewer: PageViewer, incident_id: str, format: str = "md"
 ) -> Response:
     """The incident page's export link: the postmortem as Markdown (or JSON)."""
-    if not incident_id.isdigit() or not 1 <= int(incident_id) <= MAX_ROW_ID:
+    ok = incident_id.isascii() and incident_id.isdigit() and len(incident_id) < 20
+    if not ok or not 1 <= int(incident_id) <= MAX_ROW_ID:
         return render_error(request, 404, f"no incident #{incident_id[:20]}")
     if format not in ("md", "json"):
         return render_error(request, 422, "format: must be md or json")

@@ -67,6 +67,8 @@ def form_matchers(form: SilenceForm) -> list[Matcher] | tuple[str, str]:
     """The matchers the form names, or ("matchers" / "label" / "op", why)."""
     if form.label and form.op not in OPERATORS:
         return "op", f"operator must be one of {' '.join(OPERATORS)}"
+    if form.value and not form.label:
+        return "label", "give the label the value is for"
     lines = form.lines()
     if not lines:
         return "matchers", 'give at least one matcher, e.g. service=api or alertname=~"Disk.*"'
@@ -75,6 +77,8 @@ def form_matchers(form: SilenceForm) -> list[Matcher] | tuple[str, str]:
     out: list[Matcher] = []
     for number, line in enumerate(lines, 1):
         if "\0" in line:
+            if form.label and number == len(lines):  # the label/value row
+                return ("value" if "\0" in form.value else "label"), "must not contain NUL"
             return "matchers", f"line {number}: must not contain the NUL character"
         try:
             out.extend(parse_matchers(line))
@@ -118,7 +122,7 @@ def silence_request(form: SilenceForm, zone: ZoneInfo) -> SilenceIn | tuple[str,
         return SilenceIn.model_validate(body)
     except ValidationError as exc:
         first = validation_errors(exc.errors())[0]
-        return form_field(first["field"]), first["detail"]
+        return form_field(first["field"], form.duration == CUSTOM), first["detail"]
 
 
 def form_field(api_field: str, custom: bool = False) -> str:

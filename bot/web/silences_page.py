@@ -5,12 +5,12 @@ the REST API (bot.http.silences_api.new_silence, routing.muting.silence_store)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bot.config.identities import Principal
@@ -38,7 +38,6 @@ router = APIRouter(include_in_schema=False)  # pages, not the REST API
 EXPIRING_WITHIN = timedelta(hours=1)
 ENDED_WITHIN = timedelta(days=1)
 SECTIONS = ("list", "create")
-FormText = Annotated[str, Form()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,56 +142,38 @@ def silences_page(request: Request, viewer: PageViewer, section: str | None = No
     rt = runtime(request)
     form = SilenceForm.read({k: v for k, v in request.query_params.items() if k != "section"})
     preview, errors = _preview(rt, form)
-    form = SilenceForm(**{**_fields(form), "errors": errors})
+    form = replace(form, errors=errors)
     return _page(
         request, rt, form, section=section, preview=preview, zone=viewer_zone(rt, viewer),
         status_code=_status(errors),
     )  # fmt: skip
 
 
-def _fields(form: SilenceForm) -> dict[str, Any]:
-    return {name: getattr(form, name) for name in SilenceForm.__dataclass_fields__}
-
-
 def _status(errors: dict[str, str]) -> int:
     return 422 if errors else 200
 
 
-def _read(
-    matchers: str, label: str, op: str, value: str, duration: str, ends_at: str, comment: str
-) -> SilenceForm:
-    return SilenceForm.read(
-        {
-            "matchers": matchers,
-            "label": label,
-            "op": op,
-            "value": value,
-            "duration": duration,
-            "ends_at": ends_at,
-            "comment": comment,
-        }
-    )
+async def posted_form(request: Request) -> SilenceForm:
+    """The create form as posted (both the preview and the create read it)."""
+    data = await request.form()  # cached: PageResponder has read it for the token
+    return SilenceForm.read({k: v for k, v in data.items() if isinstance(v, str)})
+
+
+PostedForm = Annotated[SilenceForm, Depends(posted_form)]
 
 
 @router.post("/silences/preview")
 def preview_silence(
     request: Request,
     caller: PageResponder,
-    matchers: FormText = "",
-    label: FormText = "",
-    op: FormText = "=",
-    value: FormText = "",
-    duration: FormText = "1h",
-    ends_at: FormText = "",
-    comment: FormText = "",
+    form: PostedForm,
 ) -> Response:
     """htmx: the preview fragment; without JavaScript: the page, form kept, with it."""
     rt = runtime(request)
-    form = _read(matchers, label, op, value, duration, ends_at, comment)
     preview, errors = _preview(rt, form)
     if not errors and form.empty:
         errors = {"matchers": "give at least one matcher to preview"}
-    form = SilenceForm(**{**_fields(form), "errors": errors})
+    form = replace(form, errors=errors)
     section = "preview" if _htmx(request) else None
     return _page(
         request, rt, form, section=section, preview=preview, zone=viewer_zone(rt, caller),
@@ -204,20 +185,13 @@ def preview_silence(
 def create_silence(
     request: Request,
     caller: PageResponder,
-    matchers: FormText = "",
-    label: FormText = "",
-    op: FormText = "=",
-    value: FormText = "",
-    duration: FormText = "1h",
-    ends_at: FormText = "",
-    comment: FormText = "",
+    form: PostedForm,
 ) -> Response:
     rt = runtime(request)
-    form = _read(matchers, label, op, value, duration, ends_at, comment)
     zone = viewer_zone(rt, caller)
     created = _create(rt, caller, form, zone)
     if isinstance(created, tuple):
-        failed = SilenceForm(**{**_fields(form), "errors": {created[0]: created[1]}})
+        failed = replace(form, errors={created[0]: created[1]})
         preview, _ = _preview(rt, form) if created[0] not in ("matchers", "label") else (None, {})
         section = "create" if _htmx(request) else None
         return _page(

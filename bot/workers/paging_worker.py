@@ -7,7 +7,9 @@ work other replicas scheduled, or sleeps exactly until the next step or retry is
 
 A pass is one transaction (run due steps, queue reminders, claim); its sends run on in
 the background while the next pass claims, up to `batch` rows in flight, and their
-results are stored together, one transaction for whatever finished meanwhile.
+results are stored together, one transaction for whatever finished meanwhile. A new
+incident's first pages are claimed in its ingest transaction (bot.workers.paging_handoff)
+and need no pass.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ import logging
 import os
 import random
 import socket
-import traceback
 import uuid
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -34,18 +35,17 @@ from bot.workers.commit_watch import CommitWatch
 from bot.workers.delivery_results import ResultRecorder
 from bot.workers.follow_ups import FollowUps
 from bot.workers.loop_control import stop_loop_task, wake_loop
+from bot.workers.notifier_call import send_in_slot
 from bot.workers.paging_delivery import LinkSettings, after_delivery, message_for
+from bot.workers.paging_handoff import HandOff, page_in_ingest, small_batch
 from bot.workers.paging_metrics import PagingMetrics
 from bot.workers.reminders import Reminders
 from integrations.notifiers import (
     DeliveryResult,
     HttpPool,
-    Notification,
     Notifier,
-    TextMessage,
     build_notifiers,
     notifier_for,
-    send_text,
 )
 from routing.basics.redact import scrub_url
 from routing.intake.submission import BatchOutcome
@@ -112,6 +112,7 @@ class PagingWorker:
         self._full = False  # the last pass claimed all it had room for
         self._wake = asyncio.Event()
         self._batch_routed = False  # the intake batch being committed queued paging work
+        self._handoff: HandOff | None = None  # what that batch's transaction claimed here
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._watch: CommitWatch | None = None  # a worker beside an HTTP-only process
@@ -128,18 +129,39 @@ class PagingWorker:
 
     # -- hooks (the intake's writer thread and the API call these) ----------------------
     def ingest_hook(self, conn: Connection, outcome: BatchOutcome, now: datetime) -> None:
-        """In the ingest transaction: route, mute and start escalations for new incidents."""
-        self._batch_routed = False
+        """In the ingest transaction: route, mute and start escalations for new incidents;
+        with this worker running, also page them there (bot.workers.paging_handoff)."""
+        self._batch_routed, self._handoff = False, None
         if outcome.incident_events:
             decided = start_paging(conn, outcome.incident_events, now, self.rt.settings)
             self._batch_routed = any(t.escalations or t.channels for _, t in decided)
+            task, quiet = self._task, small_batch(outcome, len(self._in_flight))
+            if self._batch_routed and quiet and task and not task.done() and not self._stopping:
+                room = self.batch - len(self._in_flight)
+                self._handoff = page_in_ingest(
+                    conn, self.rt.settings, now, claimer=self.id, room=room,
+                    limit=self.batch, claim_for=self.claim_for,
+                )  # fmt: skip
 
     def committed_hook(self, outcome: BatchOutcome) -> None:
         # Wake only for work this batch queued: an idle pass still takes the database's
         # write lock, which a storm of unrouted incidents would otherwise queue behind.
         # (Both hooks run on the intake's writer thread, one batch after the other.)
+        handoff, self._handoff = self._handoff, None
+        if handoff is not None and self._loop is not None:
+            with suppress(RuntimeError):  # the loop closed: the claims run out, then resent
+                self._loop.call_soon_threadsafe(self._launch, handoff)
+            return
         if self._batch_routed:
             self.wake()
+
+    def _launch(self, handoff: HandOff) -> None:
+        """On the loop: deliver what the ingest transaction claimed, as a pass would."""
+        for report in handoff.steps:
+            self.metrics.steps.labels(report.kind.value).inc()
+        self._start_deliveries(self._deliver(c, handoff.now) for c in handoff.claimed)
+        if handoff.pass_needed:
+            self._wake.set()
 
     def incident_changed(self, incident_id: int, action: str) -> None:
         self.wake()
@@ -209,10 +231,7 @@ class PagingWorker:
                 summary, deliveries = await self._pass(
                     self.rt.clock(), self.batch - len(self._in_flight)
                 )
-                for delivery in deliveries:
-                    task = asyncio.create_task(delivery)
-                    self._in_flight.add(task)
-                    task.add_done_callback(self._delivered)
+                self._start_deliveries(deliveries)
             except Exception as exc:
                 if is_unavailable(exc):
                     log.warning("paging paused, database unavailable: %s", exc.__class__.__name__)
@@ -226,6 +245,12 @@ class PagingWorker:
                 timeout = min(timeout, max(until, 0.0))
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _start_deliveries(self, deliveries: Iterable[Coroutine[Any, Any, tuple[int, str]]]) -> None:
+        for delivery in deliveries:
+            task = asyncio.create_task(delivery)
+            self._in_flight.add(task)
+            task.add_done_callback(self._delivered)
 
     def _delivered(self, task: asyncio.Task[tuple[int, str]]) -> None:
         """A background delivery ended: report a failure to store its result (the row
@@ -315,7 +340,9 @@ class PagingWorker:
             if row["attempts"] == 0:
                 waited = (self.rt.clock() - row["first_due_at"]).total_seconds()
                 self.metrics.latency.labels(kind).observe(max(waited, 0.0))
-            result = await self._send(notifier, address, notification)
+            # Finish well inside the claim, so no other claimer can start the same send.
+            limit = self.claim_for.total_seconds() / 2
+            result = await send_in_slot(self._send_slots, notifier, address, notification, limit)
         # Kept on the timeline and logged: never with the address's credentials in it.
         result = replace(result, detail=scrub_url(result.detail, address))
         applied = after_delivery(result, row["attempts"], now, rng=self.rng)
@@ -327,31 +354,6 @@ class PagingWorker:
         if applied.outcome != "sent":
             log.warning("notification %s %s: %s", row["id"], applied.outcome, result.detail)
         return row["id"], applied.outcome
-
-    async def _send(
-        self, notifier: Notifier, address: str, notification: Notification | TextMessage
-    ) -> DeliveryResult:
-        # Finish well inside the claim, so no other claimer can start the same send; the
-        # wait for a free slot counts too (a pass's rows may all wait behind slow ones).
-        limit = self.claim_for.total_seconds() / 2
-
-        async def in_slot() -> DeliveryResult:
-            async with self._send_slots:
-                if isinstance(notification, TextMessage):
-                    return await send_text(notifier, address, notification)
-                return await notifier.send(address, notification)
-
-        try:
-            return await asyncio.wait_for(in_slot(), limit)
-        except TimeoutError:
-            return DeliveryResult.retryable(f"no answer within {limit:.0f}s")
-        except Exception as exc:  # a notifier bug must not lose the row
-            # Its traceback may quote the address (an http:// form the log scrubber does
-            # not know), so it is scrubbed here, as a result's detail is.
-            trace = "".join(traceback.format_exception(exc))
-            kind = getattr(notifier, "kind", "?")
-            log.error("notifier %s raised: %s", kind, scrub_url(trace, address))
-            return DeliveryResult.retryable(f"notifier error: {exc.__class__.__name__}")
 
 
 def install_paging(

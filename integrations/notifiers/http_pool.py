@@ -19,6 +19,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
+from httpx._utils import get_environment_proxies
 
 PER_HOST = 16  # requests in flight to one origin; the rest wait for a free connection
 MAX_CONNECTIONS = 128
@@ -74,6 +75,27 @@ class _Releasing(httpx.AsyncByteStream):
                 self._slot = None
 
 
+def _pooled(
+    limits: httpx.Limits, per_host: int, timeout: httpx.Timeout, *, verify: bool
+) -> httpx.AsyncClient:
+    def transport(proxy: str | None) -> httpx.AsyncBaseTransport:
+        inner = httpx.AsyncHTTPTransport(
+            limits=limits, http1=True, http2=False, verify=verify, proxy=proxy
+        )
+        return _PerHostTransport(inner, per_host)
+
+    # A client given its own transport ignores HTTP(S)_PROXY, ALL_PROXY and NO_PROXY;
+    # apprise (requests) and a plain httpx client honour them, so these do too, read
+    # the way httpx reads them (None: that host goes direct).
+    mounts = {
+        pattern: transport(proxy) if proxy else None
+        for pattern, proxy in get_environment_proxies().items()
+    }
+    return httpx.AsyncClient(
+        transport=transport(None), mounts=mounts, timeout=timeout, follow_redirects=False
+    )
+
+
 def new_client(
     *,
     per_host: int = PER_HOST,
@@ -81,19 +103,15 @@ def new_client(
     keepalive: int = KEEPALIVE,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
 ) -> httpx.AsyncClient:
-    """The pooled client: HTTP/1.1, keep-alive, bounded per origin, no redirects.
-    TLS verification is on; a jsons:// URL with verify=no asks for its own client."""
+    """The pooled client: HTTP/1.1, keep-alive, bounded per origin, no redirects, the
+    environment's proxies. TLS verification is on; a jsons:// URL with verify=no asks
+    for its own client."""
     limits = httpx.Limits(
         max_connections=max_connections,
         max_keepalive_connections=keepalive,
         keepalive_expiry=KEEPALIVE_EXPIRY,
     )
-    inner = httpx.AsyncHTTPTransport(limits=limits, http1=True, http2=False)
-    return httpx.AsyncClient(
-        transport=_PerHostTransport(inner, per_host),
-        timeout=timeout,
-        follow_redirects=False,
-    )
+    return _pooled(limits, per_host, timeout, verify=True)
 
 
 def new_unverified_client() -> httpx.AsyncClient:
@@ -104,12 +122,7 @@ def new_unverified_client() -> httpx.AsyncClient:
         max_keepalive_connections=KEEPALIVE // 4,
         keepalive_expiry=KEEPALIVE_EXPIRY,
     )
-    inner = httpx.AsyncHTTPTransport(limits=limits, http1=True, http2=False, verify=False)
-    return httpx.AsyncClient(
-        transport=_PerHostTransport(inner, PER_HOST),
-        timeout=DEFAULT_TIMEOUT,
-        follow_redirects=False,
-    )
+    return _pooled(limits, PER_HOST, DEFAULT_TIMEOUT, verify=False)
 
 
 class HttpPool:

@@ -10,10 +10,12 @@ attachments, type, with the `:` overrides) and sends it on a pooled connection.
 
 Arguments that would make apprise change the text (`format=html`, `overflow=split`,
 `emojis=yes`) or retry and report differently (`retry=`, `optional=yes`) are refused
-by check-config, so no URL silently behaves otherwise. Two deliberate differences: a
+by check-config, so no URL silently behaves otherwise; so is a `+Transfer-Encoding=`
+header (apprise would send a body its receiver cannot read). Deliberate differences: a
 redirect is followed only to the same scheme, host and port (apprise follows any, with
-the basic-auth header dropped), and a 4xx answer other than 408/429 fails at once
-rather than after every retry (retrying cannot help it).
+the basic-auth header dropped), a 4xx answer other than 408/429 fails at once rather
+than after every retry (retrying cannot help it), and a `+Host=` override is written as
+the first header line (h11 always does; apprise keeps it where the URL put it).
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ def _refusals(plugin: NotifyJSON) -> list[str]:
         out.append("retry= (the outbox retries a failed page, with backoff)")
     if getattr(plugin, "optional", False):
         out.append("optional=yes (a failed page is reported, never taken as sent)")
+    if any(name.lower() == "transfer-encoding" for name in plugin.headers):
+        # requests would claim chunked yet send the body whole (a receiver cannot read
+        # it); httpx would chunk it: no request both send alike.
+        out.append("+Transfer-Encoding= (pages are sent whole, with a Content-Length)")
     return out
 
 

@@ -298,14 +298,16 @@ def stop_escalations(
 
 
 def cancel_pending_pages(conn: Connection, incident_id: int, now: datetime, reason: str) -> int:
-    """Cancel the pages of the incident's active escalations not yet sent, leaving the
-    escalations to run (a silence pauses their next step until it ends)."""
-    active = conn.execute(
+    """Cancel the pages of the incident's escalations not yet sent, leaving the
+    escalations to run (a silence pauses their next step until it ends). A finished
+    escalation's too: its last step's pages may still wait, held for a pager-storm
+    bundle for up to its window. Pages made by hand (no escalation) still go."""
+    unstopped = conn.execute(
         select(ESCALATION.c.id).where(
-            ESCALATION.c.incident_id == incident_id, ESCALATION.c.state == "active"
+            ESCALATION.c.incident_id == incident_id, ESCALATION.c.state.in_(("active", "done"))
         )
     ).scalars()
-    return _cancel_pages(conn, list(active), now, reason)
+    return _cancel_pages(conn, list(unstopped), now, reason)
 
 
 def _cancel_pages(conn: Connection, escalation_ids: list[int], now: datetime, reason: str) -> int:

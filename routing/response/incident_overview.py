@@ -89,11 +89,16 @@ def parse_filter(
         raise InvalidFilter("severity", f"must be one of {', '.join(SEVERITIES)}")
     if service is not None and len(service) > 200:
         raise InvalidFilter("service", "longer than 200 characters")
+    if service is not None and "\x00" in service:  # PostgreSQL refuses it in a query
+        raise InvalidFilter("service", "must not contain the NUL character")
     if mine not in (None, "", "0", "1"):
         raise InvalidFilter("mine", "must be 1 or 0")
     count = DEFAULT_LIMIT
     if limit:
-        if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+        # isascii: "²" is a digit to isdigit() but not to int(); len: int() of 5000 digits raises.
+        if not (limit.isascii() and limit.isdigit() and len(limit) < 10) or not (
+            1 <= int(limit) <= MAX_LIMIT
+        ):
             raise InvalidFilter("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
         count = int(limit)
     return OverviewFilter(status, service or None, severity or None, mine == "1", count)

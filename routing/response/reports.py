@@ -82,8 +82,14 @@ def choose_period(
             raise PeriodError("days", f"must be between 1 and {MAX_DAYS}")
         now = _utc(now)
         return Period(now - timedelta(days=days), now)
-    stop = _utc(end) if end is not None else _utc(now)
-    first = _utc(start) if start is not None else stop - timedelta(days=DEFAULT_DAYS)
+    try:
+        stop = _utc(end) if end is not None else _utc(now)
+    except OverflowError:  # year 1 or 9999 with an offset
+        raise PeriodError("to", "too far from today") from None
+    try:
+        first = _utc(start) if start is not None else stop - timedelta(days=DEFAULT_DAYS)
+    except OverflowError:
+        raise PeriodError("from" if start is not None else "to", "too far from today") from None
     if first >= stop:
         raise PeriodError("from" if start is not None else "to", "`from` must be before `to`")
     if stop - first > MAX_SPAN:

@@ -67,6 +67,7 @@ def test_the_indicator_says_reconnecting_while_the_server_is_away(
         for cut in ("ERR_INCOMPLETE_CHUNKED_ENCODING", "ERR_CONNECTION_RESET",
                     "ERR_CONNECTION_REFUSED", "ERR_EMPTY_RESPONSE"):  # fmt: skip
             new_page.allow(f"net::{cut}")
+        new_page.allow("htmx:sse:error")  # htmx's SSE extension logs each failed reconnect
         proxy.go_down()
         expect(indicator).to_have_attribute("data-state", re.compile("reconnecting|polling"))
         expect(indicator).to_have_text(re.compile("reconnecting|polling"))
@@ -75,3 +76,22 @@ def test_the_indicator_says_reconnecting_while_the_server_is_away(
         # Back live, the list catches up with what happened meanwhile.
         incident_id = world.post_alert()
         expect(list_row(page, incident_id)).to_be_visible()
+
+
+def test_a_refused_stream_falls_back_to_polling_and_retries(
+    world: World, new_page: PageFactory
+) -> None:
+    """The stream refused from the start (as at the per-process cap, 503): the page says
+    polling, still refreshes every 30 s, and goes live once the stream is accepted."""
+    page = new_page()
+    page.route("**/events", lambda route: route.fulfill(status=503, body="busy"))
+    new_page.allow("503")  # the refused stream's console line
+    login(page, world.url, ALICE, live=False)
+    page.evaluate(MARK_PAGE)
+    indicator = page.locator("#live-status")
+    expect(indicator).to_have_text("polling", timeout=10_000)
+    page.unroute("**/events")
+    incident_id = world.post_alert()
+    expect(list_row(page, incident_id)).to_be_visible(timeout=40_000)  # the next poll
+    expect(indicator).to_have_text("live", timeout=10_000)  # ...which retried the stream
+    assert page.evaluate(SAME_PAGE)

@@ -112,6 +112,13 @@ class FarSides:
             "journal": {"type": "journald"},
         }  # fmt: skip
 
+    def with_broken(self) -> dict[str, dict[str, Any]]:
+        """The connections plus `broken`: a Loki connection aimed at the Sentry side, which
+        answers 404 (a step that keeps failing, to retry or to cancel)."""
+        connections = self.connections()
+        connections["broken"] = {**connections["loki"], "url": self.sentry.base_url}
+        return connections
+
 
 @contextmanager
 def far_sides() -> Iterator[FarSides]:

@@ -1,9 +1,10 @@
 """A loopback HTTP(S) sink that records requests exactly as they arrived, for contract tests.
 
 Unlike loopback_http it keeps the raw request target (path and query as sent), every
-header in its order and case, any method (PUT, UPDATE, ...), and counts the TCP
-connections it accepted, so a test can compare two senders byte for byte and see a
-pool reuse its connections.
+header in its order and case, any method (PUT, UPDATE, ...), the whole request exactly as
+its bytes arrived (request line, header block, body; `raw`, part of equality), and counts
+the TCP connections it accepted, so a test can compare two senders byte for byte and see
+a pool reuse its connections.
 
     with RawSink() as sink:            # or RawSink(tls=context) for https
         ...
@@ -28,6 +29,9 @@ class RawRequest:
     target: str  # the request-target as sent: path and query, still percent-encoded
     headers: tuple[tuple[str, str], ...]  # in order, names as sent
     body: bytes
+    # Every byte of the request as received: the parsed fields above hide whitespace,
+    # the HTTP version and line endings; equality compares these too.
+    raw: bytes = b""
 
     def header_map(self) -> dict[str, str]:
         return {name.lower(): value for name, value in self.headers}
@@ -78,6 +82,7 @@ def _handler_class(sink: RawSink) -> type[BaseHTTPRequestHandler]:
 
         def setup(self) -> None:
             super().setup()
+            self.rfile = _Recording(self.rfile)
             with sink._lock:
                 sink.connections += 1
 
@@ -89,7 +94,9 @@ def _handler_class(sink: RawSink) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            request = RawRequest(self.command, self.path, tuple(self.headers.items()), body)
+            raw = self.rfile.take()  # type: ignore[attr-defined]
+            headers = tuple(self.headers.items())
+            request = RawRequest(self.command, self.path, headers, body, raw)
             with sink._lock:
                 sink.requests.append(request)
             reply = sink.reply(request)
@@ -105,6 +112,31 @@ def _handler_class(sink: RawSink) -> type[BaseHTTPRequestHandler]:
             pass
 
     return _Handler
+
+
+class _Recording:
+    """The connection's read side, keeping every byte read since the last take()."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._seen = bytearray()
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self._inner.readline(limit)
+        self._seen += line
+        return line
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self._inner.read(size)
+        self._seen += data
+        return data
+
+    def take(self) -> bytes:
+        seen, self._seen = bytes(self._seen), bytearray()
+        return seen
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 def self_signed_context(folder: Path) -> ssl.SSLContext:

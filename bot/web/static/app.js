@@ -1,14 +1,17 @@
 // firebell page: live ticks, keyboard, CSRF header for htmx. No build step; loaded with
-// `defer` after htmx. Without JavaScript every page and form still works.
+// `defer` after htmx and its SSE extension. Without JavaScript every page and form still works.
 (function () {
   "use strict";
   var TOPICS = ["incidents", "oncall", "silences", "runs"];
   var POLL_MS = 30000;
   var body = document.body;
   var status = document.getElementById("live-status");
-  var source = null;
+  // The stream is htmx's SSE extension on #live (reconnects with backoff, pauses in a
+  // hidden tab); this file maps its events to the sections and runs the polling fallback.
+  var live = document.getElementById("live");
+  var streaming = false; // the extension holds a connection (or is reconnecting one)
   var pollTimer = null;
-  var retryTimer = null;
+  var fallbackTimer = null;
 
   function setStatus(state, text) {
     if (!status) return;
@@ -23,50 +26,57 @@
   }
   function fireAll() { TOPICS.forEach(fire); }
 
+  function poll() {
+    fireAll();
+    // A refused first connection (logged out, too many streams) is not retried by the
+    // extension: ask it again at each poll.
+    if (!streaming && live && !document.hidden) htmx.trigger(live, "live-retry");
+  }
   function startPolling() {
     if (pollTimer) return;
     setStatus("polling", "polling");
-    pollTimer = setInterval(fireAll, POLL_MS);
+    pollTimer = setInterval(poll, POLL_MS);
   }
   function stopPolling() {
     if (pollTimer) { clearInterval(pollTimer); pollTimer = null; }
+    clearTimeout(fallbackTimer);
+    fallbackTimer = null;
+  }
+  function pollSoon() { // not live within 5 s: poll meanwhile
+    if (!fallbackTimer && !pollTimer) fallbackTimer = setTimeout(startPolling, 5000);
   }
 
-  function connect() {
-    var url = body.dataset.events;
-    if (!url || !window.EventSource || source) return;
-    source = new EventSource(url);
+  if (live) {
     setStatus("connecting", "connecting");
-    source.addEventListener("hello", function () {
+    pollSoon();
+    live.addEventListener("htmx:sse:after:connection", function () { streaming = true; });
+    live.addEventListener("htmx:sse:close", function () { streaming = false; startPolling(); });
+    live.addEventListener("htmx:sse:error", function () {
+      if (pollTimer) return;
+      setStatus("reconnecting", "reconnecting");
+      pollSoon();
+    });
+    // A stream that simply ended (server restart) is being reconnected too.
+    live.addEventListener("htmx:sse:before:connection", function () {
+      if (!pollTimer && status && status.dataset.state === "live") {
+        setStatus("reconnecting", "reconnecting");
+        pollSoon();
+      }
+    });
+    // The server's first event on every (re)connection: catch up on what was missed.
+    live.addEventListener("hello", function () {
       stopPolling();
       setStatus("live", "live");
-      fireAll(); // whatever changed while we were not connected
+      fireAll();
     });
     TOPICS.forEach(function (topic) {
-      source.addEventListener(topic, function () { fire(topic); });
+      live.addEventListener(topic, function () { fire(topic); });
     });
-    source.onerror = function () {
-      if (source && source.readyState === EventSource.CLOSED) {
-        // The server refused the stream (logged out, too many streams): poll, retry later.
-        source = null;
-        startPolling();
-        clearTimeout(retryTimer);
-        retryTimer = setTimeout(connect, POLL_MS);
-      } else {
-        setStatus("reconnecting", "reconnecting");
-        if (!pollTimer) pollTimer = setTimeout(function () { pollTimer = null; startPolling(); }, 5000);
-      }
-    };
+    document.addEventListener("visibilitychange", function () {
+      if (document.hidden) { stopPolling(); setStatus("paused", "paused"); }
+      else if (!streaming) poll();
+    });
   }
-  function disconnect() {
-    if (source) { source.close(); source = null; }
-  }
-
-  // A hidden tab gives its connection back (browsers allow six per host over HTTP/1.1).
-  document.addEventListener("visibilitychange", function () {
-    if (document.hidden) { disconnect(); stopPolling(); setStatus("paused", "paused"); }
-    else { connect(); }
-  });
 
   // htmx requests carry the CSRF token as a header too (forms also have the field).
   var meta = document.querySelector('meta[name="csrf-token"]');
@@ -157,5 +167,4 @@
   });
 
   updateTitle();
-  connect();
 })();

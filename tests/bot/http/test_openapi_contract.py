@@ -74,6 +74,7 @@ def test_every_operation_keeps_its_documented_contract(server: ServerProcess) ->
     labels = {operation.label for operation in operations}
     assert {"POST /webhooks/alertmanager", "POST /webhooks/sentry"} <= labels
     assert "GET /api/v1/incidents/{incident_id}" in labels
+    assert {"GET /api/v1/reports", "GET /api/v1/incidents/{incident_id}/postmortem"} <= labels
     failures: list[str] = []
     for operation in operations:
         raw = operation.definition.raw
@@ -101,6 +102,8 @@ def test_every_operation_keeps_its_documented_contract(server: ServerProcess) ->
     assert {
         ("GET", "/api/v1/alerts"),
         ("GET", "/api/v1/incidents"),
+        ("GET", "/api/v1/reports"),
+        ("GET", "/api/v1/incidents/{incident_id}/postmortem"),
         ("POST", "/api/v1/silences"),
         ("POST", "/webhooks/alertmanager"),
         ("POST", "/webhooks/generic"),

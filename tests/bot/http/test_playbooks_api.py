@@ -75,8 +75,7 @@ def test_runs_start_as_the_caller_and_refusals_name_the_field(
     async def go() -> None:
         with far_sides() as sides:
             folder = write_playbooks(tmp_path / "pb", API_5XX, DB_ONLY, STUCK)
-            connections = sides.connections()
-            connections["broken"] = {**connections["loki"], "url": sides.sentry.base_url}
+            connections = sides.with_broken()
             async with ChatWorld.open(config(database_url, folder, connections)) as world:
                 http = world.http
                 incident_id = await world.incident()

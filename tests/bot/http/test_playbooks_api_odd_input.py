@@ -22,8 +22,7 @@ def test_odd_input_is_refused_naming_the_field(database_url: str, tmp_path: Path
     async def go() -> None:
         with far_sides() as sides:
             folder = write_playbooks(tmp_path / "pb", API_5XX, STUCK)
-            connections = sides.connections()
-            connections["broken"] = {**connections["loki"], "url": sides.sentry.base_url}
+            connections = sides.with_broken()
             async with ChatWorld.open(config(database_url, folder, connections)) as world:
                 http = world.http
                 incident_id = await world.incident()

@@ -6,29 +6,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from tests.bot.web import served
+from tests.bot.web.served import CSRF, TOKENS, csrf_of, serving
 from tests.support.server_process import ServerProcess, free_port
 from tests.support.webhook_payloads import am_alert, am_webhook
 
 pytestmark = pytest.mark.slow
 
-TOKENS = {
-    "ALICE_TOKEN": "alice-token-list-4f1b",
-    "CAROL_TOKEN": "carol-token-list-9d8e",
-    "AM_TOKEN": "am-token-list-0a1b",
-}
-CONFIG = """\
-database_url: {database_url}
-api_tokens:
-  - {{token: "${{ALICE_TOKEN}}", user: alice}}
-  - {{token: "${{CAROL_TOKEN}}", user: carol}}
-  - {{token: "${{AM_TOKEN}}", name: alertmanager}}
+REST = """\
 users:
   - {{name: alice, contacts: ["json://127.0.0.1:{closed}/page"]}}
   - {{name: carol, role: viewer}}
@@ -38,22 +30,13 @@ route:
   receiver: {{escalation: default}}
 """
 ROW = re.compile(r'<tr data-incident-id="(\d+)"')
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    proc = ServerProcess(
-        tmp_path, CONFIG.format(database_url=database_url, closed=free_port()), env=TOKENS
-    )
-    if not database_url.startswith("sqlite"):
-        result = proc.cli("db", "upgrade")
-        assert result.returncode == 0, result.stderr
-    proc.start()
-    try:
+    config = served.config(database_url, REST.format(closed=free_port()))
+    with serving(tmp_path, config, TOKENS, database_url) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def open_incidents(base_url: str, *alerts: tuple[str, str, str]) -> dict[str, int]:
@@ -69,21 +52,8 @@ def open_incidents(base_url: str, *alerts: tuple[str, str, str]) -> dict[str, in
     }
 
 
-@contextmanager
-def login(base_url: str, token_name: str) -> Iterator[httpx.Client]:
-    """A browser-like client logged in with the person's token (session cookie)."""
-    headers = {"Origin": base_url, "Sec-Fetch-Site": "same-origin"}
-    with httpx.Client(base_url=base_url, headers=headers) as http:
-        answer = http.post("/login", data={"token": TOKENS[token_name]})
-        assert answer.status_code == 303, answer.text
-        assert "firebell_session" in http.cookies
-        yield http
-
-
-def csrf_of(page: str) -> str:
-    found = CSRF.search(page)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
+def login(base_url: str, token_name: str) -> AbstractContextManager[httpx.Client]:
+    return served.login(base_url, TOKENS[token_name])
 
 
 def timeline(base_url: str, incident_id: int) -> list[tuple[str, str]]:

@@ -150,6 +150,12 @@ def test_the_page_shows_every_section_and_actions_are_recorded_as_the_user(
             assert "Policy <strong>ops</strong>" in section(html, "escalation")
             assert CONTACT not in html  # contacts are credentials: names only
             assert 'data-key="a"' in html and 'data-key="r"' in html and 'data-key="s"' in html
+            # Enter in the custom duration presses the first button: it must be "custom".
+            silence_form = html.split('id="silence-form"', 1)[1].split("</form>", 1)[0]
+            buttons = re.findall(
+                r'<button type="submit" name="duration" value="(\w+)"', silence_form
+            )
+            assert buttons == ["custom", "30m", "1h", "4h"]
             assert 'id="note-form"' in html and "/api/v1/incidents/" in html
             # The export links are the one download route (md and json).
             export = html.split('aria-label="Export"', 1)[1]
@@ -163,7 +169,9 @@ def test_the_page_shows_every_section_and_actions_are_recorded_as_the_user(
             assert postmortem.headers["content-type"].startswith("text/markdown")
             assert "HighErrorRate" in postmortem.text and CONTACT not in postmortem.text
             assert (await alice.http.get(links[1])).json()["incident"]["id"] == incident_id
-            assert (await alice.http.get(f"/incidents/{incident_id}/postmortem.md")).status_code == 404
+            assert (
+                await alice.http.get(f"/incidents/{incident_id}/postmortem.md")
+            ).status_code == 404
             assert 'hx-trigger="changed-incidents from:body"' in html
             # A source link that is not http(s) is never a link.
             odd_page = await alice.page(await webhook_incident(world, odd))

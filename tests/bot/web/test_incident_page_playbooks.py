@@ -77,8 +77,7 @@ def test_dry_run_shows_requests_and_sends_nothing_and_run_starts_as_the_user(
     async def go() -> None:
         with far_sides() as sides:
             folder = write_playbooks(tmp_path / "pb", API_5XX, DB_ONLY, STUCK)
-            connections = sides.connections()
-            connections["broken"] = {**connections["loki"], "url": sides.sentry.base_url}
+            connections = sides.with_broken()
             data = page_config(
                 database_url, playbooks=str(folder), connections=connections, route={}
             )
@@ -216,5 +215,8 @@ def test_approve_and_reject_through_the_page(database_url: str, tmp_path: Path) 
                 assert (
                     await bob.post(f"/incidents/{incident_id + 1}/runs/{second['id']}/approve")
                 ).status_code == 404
+                # Only approve and reject decide; any other word is no action at all.
+                odd = await bob.post(f"/incidents/{incident_id}/runs/{second['id']}/approved")
+                assert odd.status_code == 404, odd.text
 
     asyncio.run(go())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -14,6 +14,8 @@ import pytest
 
 from routing.oncall.board import oncall_board
 from routing.oncall.schedule import Schedule
+from tests.bot.web import served
+from tests.bot.web.served import serving
 from tests.support.server_process import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -47,21 +49,12 @@ HANDOFF = re.compile(
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
     # On-call is computed from the config: one database is enough.
     url = f"sqlite:///{tmp_path}/firebell.db"
-    proc = ServerProcess(tmp_path, CONFIG.format(database_url=url), env=TOKENS)
-    proc.start()
-    try:
+    with serving(tmp_path, CONFIG.format(database_url=url), TOKENS, url) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
-@contextmanager
-def login(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=base_url, headers={"Origin": base_url, "Sec-Fetch-Site": "same-origin"}
-    ) as http:
-        assert http.post("/login", data={"token": TOKENS["BOB_TOKEN"]}).status_code == 303
-        yield http
+def login(base_url: str) -> AbstractContextManager[httpx.Client]:
+    return served.login(base_url, TOKENS["BOB_TOKEN"])
 
 
 def handoffs(page: str) -> list[tuple[str, bool, str, str, str]]:

@@ -7,36 +7,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.bot.web import served
+from tests.bot.web.served import CSRF, TOKENS, csrf_of, serving
 from tests.support.server_process import ServerProcess
 from tests.support.webhook_payloads import am_alert, am_webhook
 
 pytestmark = pytest.mark.slow
 
-TOKENS = {
-    "ALICE_TOKEN": "alice-token-silences-3a9c",
-    "CAROL_TOKEN": "carol-token-silences-6b1e",
-    "AM_TOKEN": "am-token-silences-0f4d",
-}
-CONFIG = """\
-database_url: {database_url}
-api_tokens:
-  - {{token: "${{ALICE_TOKEN}}", user: alice}}
-  - {{token: "${{CAROL_TOKEN}}", user: carol}}
-  - {{token: "${{AM_TOKEN}}", name: alertmanager}}
+REST = """\
 users:
-  - {{name: alice, time_zone: Europe/Madrid}}
-  - {{name: carol, role: viewer}}
+  - {name: alice, time_zone: Europe/Madrid}
+  - {name: carol, role: viewer}
 silences:
-  - {{matchers: ['service="batch"'], recurrence: {{weekdays: [sunday]}}, comment: nightly batch}}
+  - {matchers: ['service="batch"'], recurrence: {weekdays: [sunday]}, comment: nightly batch}
 """
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 SILENCE_ROW = re.compile(r'<tr data-silence-id="([^"]+)" data-state="(\w+)" data-origin="(\w+)">')
 PREVIEWED = re.compile(r'<li data-alert-id="(\d+)">')
 API = {"Authorization": f"Bearer {TOKENS['AM_TOKEN']}"}
@@ -44,30 +35,13 @@ API = {"Authorization": f"Bearer {TOKENS['AM_TOKEN']}"}
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path, CONFIG.format(database_url=database_url), env=TOKENS)
-    if not database_url.startswith("sqlite"):
-        result = proc.cli("db", "upgrade")
-        assert result.returncode == 0, result.stderr
-    proc.start()
-    try:
+    config = served.config(database_url, REST)
+    with serving(tmp_path, config, TOKENS, database_url) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
-@contextmanager
-def login(base_url: str, token_name: str) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=base_url, headers={"Origin": base_url, "Sec-Fetch-Site": "same-origin"}
-    ) as http:
-        assert http.post("/login", data={"token": TOKENS[token_name]}).status_code == 303
-        yield http
-
-
-def csrf_of(page: str) -> str:
-    found = CSRF.search(page)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
+def login(base_url: str, token_name: str) -> AbstractContextManager[httpx.Client]:
+    return served.login(base_url, TOKENS[token_name])
 
 
 def fire(base_url: str, *alerts: tuple[str, str]) -> None:

@@ -12,9 +12,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from bot.commands.escalation import queue_manual_pages
 from bot.roles import create_app
 from bot.workers.paging_worker import PagingWorker, install_paging
 from integrations.notifiers import Notification, TextMessage
+from routing.paging.escalation import Recipient
+from routing.paging.escalation_store import cancel_pending_pages
 from routing.paging.outbox import NOTIFICATION
 from routing.storage.timeline import TIMELINE
 from tests.support.paging import Clock, RecordingNotifier, am_storm_payload, settings_from
@@ -159,3 +162,52 @@ def test_a_new_worker_flushes_what_the_previous_one_held(database_url: str) -> N
         run(client, worker, clock)
     assert bundles(to(second, "alice")) == ["[CRITICAL] 4 incidents paged together"]
     assert len(to(second, "alice")) == 1
+
+
+def test_a_page_by_hand_is_never_held(database_url: str) -> None:
+    """alice's contact is over its rule and a bundle is forming, yet a page made by hand
+    goes out at once (and the held ones still go out as their bundle)."""
+    clock, notifier = Clock(), TextRecorder()
+    text = config(database_url, "{max_pages: 1, window: 10s}")
+    with app(text, clock, notifier) as (client, worker):
+        storm(client, 3)  # incident 1 paged, 2 and 3 held
+        run(client, worker, clock)
+        assert len(to(notifier, "alice")) == 1
+        rt = client.app.state.runtime  # type: ignore[attr-defined]
+        alice = rt.settings.users_by_name["alice"]
+        by_hand = Recipient("user", "alice", alice.contacts[0].address, "user:alice")
+        clock.advance(seconds=1)
+        with rt.engine.begin() as conn:
+            assert queue_manual_pages(conn, 3, "hand-1", [by_hand], clock.now) == 1
+        run(client, worker, clock)
+        alice_sent = to(notifier, "alice")
+        assert len(alice_sent) == 2 and isinstance(alice_sent[1], Notification)
+        assert alice_sent[1].step == "paged by hand" and alice_sent[1].incident_id == 3
+        clock.advance(seconds=9)
+        run(client, worker, clock)
+        assert bundles(to(notifier, "alice")) == ["[CRITICAL] 2 incidents paged together"]
+
+
+def test_a_silenced_incident_drops_out_of_its_bundle(database_url: str) -> None:
+    """The one-step escalation is done once its pages are written, so the silence finds
+    no active escalation; its held pages must still be dropped, as pending ones are."""
+    clock, notifier = Clock(), TextRecorder()
+    text = config(database_url, "{max_pages: 1, window: 10s}")
+    with app(text, clock, notifier) as (client, worker):
+        storm(client, 4)  # incidents 1-4: 1 at once, 2-4 held
+        run(client, worker, clock)
+        rt = client.app.state.runtime  # type: ignore[attr-defined]
+        with rt.engine.begin() as conn:
+            assert cancel_pending_pages(conn, 3, clock.now, "silenced by alice") >= 1
+        clock.advance(seconds=10)
+        run(client, worker, clock)
+        [bundle] = [m for m in to(notifier, "alice") if isinstance(m, TextMessage)]
+        assert bundle.title == "[CRITICAL] 2 incidents paged together"
+        assert "#2 " in bundle.text and "#4 " in bundle.text and "#3 " not in bundle.text
+        with rt.engine.connect() as conn:
+            dropped = conn.execute(
+                select(NOTIFICATION.c.status, NOTIFICATION.c.detail).where(
+                    NOTIFICATION.c.incident_id == 3, NOTIFICATION.c.recipient == "alice"
+                )
+            ).one()
+        assert dropped == ("cancelled", "not sent: silenced by alice")

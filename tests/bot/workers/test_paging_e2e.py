@@ -237,3 +237,57 @@ def test_installing_again_replaces_the_worker_without_doubling_hooks(tmp_path: A
     assert rt.extras["paging"] is second and second is not first
     assert (len(rt.intake.in_transaction), len(rt.intake.committed)) == hooks
     assert second.metrics is first.metrics  # one registration per registry
+
+
+def test_a_quiet_new_incident_is_paged_from_its_ingest_transaction_without_a_pass(
+    database_url: str,
+) -> None:
+    """While paging is quiet the ingest transaction runs the first step and claims its
+    pages for this worker (bot.workers.paging_handoff): each page is handed over with no
+    paging pass run, and its row is claimed by this worker and stored as sent."""
+    handed: list[int] = []
+
+    class Timing(RecordingNotifier):
+        async def send(self, target: str, notification: Any) -> Any:
+            handed.append(notification.incident_id)
+            return DeliveryResult.delivered("ok")
+
+    from bot.runtime.state import utc_now
+
+    with start(lambda _: Reply.json({})) as sink:
+        settings = settings_from(two_step_config(database_url, sink.base_url))
+        app = create_app(settings, clock=utc_now)
+        worker = install_paging(app.state.runtime, notifiers={"json": Timing()})
+        worker.poll_interval = 60.0
+        paging_passes: list[object] = []  # passes that ran a step or claimed a row
+        real_pass = worker._pass
+
+        async def counted(*args: Any) -> Any:
+            summary, deliveries = await real_pass(*args)
+            if summary.steps or deliveries:
+                paging_passes.append(summary)
+            return summary, deliveries
+
+        worker._pass = counted  # type: ignore[method-assign]
+        with TestClient(app) as client:
+            for i in range(5):
+                body = am_payload(f"Quiet{i}")
+                response = client.post("/webhooks/alertmanager", content=body, headers=JSON)
+                assert response.status_code == 202
+                deadline = time.perf_counter() + 10
+                while i + 1 not in handed and time.perf_counter() < deadline:
+                    time.sleep(0.001)  # waiting for the other thread, not for time to pass
+                assert i + 1 in handed, f"alert {i} was not paged"
+            engine = app.state.runtime.engine
+
+            def rows() -> list[dict[str, Any]]:
+                with engine.connect() as conn:
+                    return [r for iid in range(1, 6) for r in notifications_of(conn, iid)]
+
+            deadline = time.perf_counter() + 10
+            while {r["status"] for r in rows()} != {"sent"} and time.perf_counter() < deadline:
+                time.sleep(0.01)  # the results are stored after the send
+        assert sorted(handed) == [1, 2, 3, 4, 5]
+        assert paging_passes == [], "a paging pass paged a quiet new incident"
+        assert {r["claimed_by"] for r in rows()} == {worker.id}
+        assert {r["status"] for r in rows()} == {"sent"}

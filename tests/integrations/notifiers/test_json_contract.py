@@ -80,7 +80,25 @@ def sink() -> Iterator[RawSink]:
 )
 def test_json_requests_are_byte_identical(sink: RawSink, path: str) -> None:
     apprise_request, native_request = both(sink, f"json://127.0.0.1:{sink.port}{path}")
+    # The whole request as its bytes arrived: request line, header lines, body.
+    assert native_request.raw == apprise_request.raw
+    assert native_request.raw.endswith(b"\r\n\r\n" + native_request.body)
     assert native_request == apprise_request
+
+
+def test_a_host_override_is_the_one_header_out_of_place(sink: RawSink) -> None:
+    """h11 writes Host first; requests where the URL put it (documented, not refused:
+    the same header lines, the same meaning)."""
+    url = f"json://127.0.0.1:{sink.port}/hook?+X-A=1&+Host=pager.internal"
+    apprise_request, native_request = both(sink, url)
+    assert native_request.raw != apprise_request.raw
+    host = b"Host: pager.internal\r\n"
+
+    def moved_first(raw: bytes) -> bytes:
+        line, _, rest = raw.partition(b"\r\n")
+        return line + b"\r\n" + host + rest.replace(host, b"", 1)
+
+    assert native_request.raw == moved_first(apprise_request.raw)
 
 
 @pytest.mark.parametrize("userinfo", ["alice:s%40cret%2F1", "bob", "b%C3%B6b:p%3Aw"])
@@ -123,6 +141,7 @@ def test_jsons_with_verify_no_against_a_self_signed_server(tmp_path: Path) -> No
         ("optional=yes", "optional"),
         ("method=BREW", "apprise refuses it"),
         ("+X-Bad=x%0Ay", "preparing the request"),
+        ("+transfer-encoding=chunked", r"\+Transfer-Encoding="),
     ],
 )
 def test_arguments_that_would_send_differently_are_refused(query: str, why: str) -> None:
@@ -299,3 +318,21 @@ def test_the_pool_reuses_a_few_connections_where_apprise_opens_one_per_send() ->
         for _ in range(5):
             assert asyncio.run(AppriseNotifier().send(url, NOTE)).ok
         assert server.connections == 5  # what the native pool saves: a connection per send
+
+
+def test_through_the_environments_proxy_as_apprise(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY reaches both senders alike (the pool has its own transport, which
+    httpx would otherwise take as "no proxies"); NO_PROXY sends a host direct."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with RawSink() as proxy, RawSink() as direct:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.port}")
+        apprise_request, native_request = both(proxy, "json://pager.invalid/hook?+X-A=1")
+        assert native_request.target == "http://pager.invalid/hook"  # absolute form
+        assert native_request.raw == apprise_request.raw
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        proxy.requests.clear()
+        assert asyncio.run(_native_send(f"json://127.0.0.1:{direct.port}/d", NOTE)).ok  # type: ignore[attr-defined]
+        assert proxy.requests == [] and len(direct.requests) == 1

@@ -30,6 +30,33 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # 0011's worker knows neither a held page nor a bundle: every page not sent yet goes
+    # back to pending, to be sent alone, and an unsent bundle is cancelled (its pages are
+    # those). Left as they were, they would never be sent.
+    notification = sa.table(
+        "notification",
+        sa.column("id", sa.Integer()),
+        sa.column("kind", sa.String()),
+        sa.column("status", sa.String()),
+        sa.column("bundle_id", sa.Integer()),
+        sa.column("detail", sa.String()),
+    )
+    unsent = sa.select(notification.c.id).where(
+        notification.c.kind == "bundle", notification.c.status == "pending"
+    )
+    op.execute(
+        sa.update(notification)
+        .where(notification.c.status == "bundled", notification.c.bundle_id.in_(unsent))
+        .values(status="pending", detail=None)
+    )
+    op.execute(
+        sa.update(notification).where(notification.c.status == "held").values(status="pending")
+    )
+    op.execute(
+        sa.update(notification)
+        .where(notification.c.kind == "bundle", notification.c.status == "pending")
+        .values(status="cancelled", detail="not sent: bundling undone by a downgrade")
+    )
     op.drop_index("ix_notification_released", table_name="notification")
     with op.batch_alter_table("notification") as batch:
         batch.drop_column("bundle_id")
