@@ -35,7 +35,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     setattr(item, f"report_{report.when}", report)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if sync_playwright is None:
         no_browser("playwright is not installed (make install-test)")
@@ -68,9 +68,9 @@ def new_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[PageF
     assert not errors, "the page logged errors:\n" + "\n".join(errors)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def world(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """One `firebell serve` for the session (tests make incidents of their own)."""
+    """One `firebell serve` for the browser tests (each makes incidents of its own)."""
     from tests.browser.world import running_world
 
     with running_world(tmp_path_factory.mktemp("web")) as running:

@@ -32,7 +32,8 @@ api_tokens:
   - {{token: "${{AM_TOKEN}}", name: alertmanager}}
   - "${{SCRIPT_TOKEN}}"
 users:
-  - {{name: alice, contacts: ["json://alice:{password}@127.0.0.1:{closed}/page"]}}
+  - {{name: alice, contacts: ["json://alice:{password}@127.0.0.1:{closed}/page",
+                                 "form://alice:{password}@127.0.0.1:{closed}/form"]}}
   - {{name: carol, role: viewer}}
 escalation_policies:
   - {{name: default, steps: [{{notify: ["user:alice"], wait: 10m}}]}}
@@ -143,9 +144,10 @@ def test_no_token_or_contact_password_in_the_log_the_api_or_check_config(
 ) -> None:
     with httpx.Client(base_url=server.base_url, timeout=10) as http:
         iid = open_incident(http)
-        # alice is paged through a contact URL with a password; it fails (closed port).
-        # (json:// is sent natively: a refused connection is retried.)
-        wait_for("a failed page in the log", lambda: "ConnectError" in server.log(), 30)
+        # alice is paged through two contact URLs with a password, both failing (closed
+        # port): json:// sent natively, form:// through apprise (which logs at debug).
+        wait_for("a failed native page in the log", lambda: "ConnectError" in server.log(), 30)
+        wait_for("a failed apprise page", lambda: "apprise form:// failed" in server.log(), 30)
         for name in ("ALICE_TOKEN", "CAROL_TOKEN", "AM_TOKEN"):
             assert http.get("/api/v1/incidents", headers=auth(name)).status_code == 200
         http.get("/api/v1/incidents", headers={"Authorization": f"Bearer {TOKENS['AM_TOKEN']}x"})
