@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, func, select, text
 
+from routing.storage.database import sqlalchemy_url
 from tests.bot.web import web_client
 from tests.bot.web.web_client import ALICE_TOKEN, MACHINE_TOKEN, SAME_SITE
 from tests.support.server_process import ServerProcess
@@ -78,7 +79,7 @@ _ENGINES: dict[str, Engine] = {}
 
 def counts(database_url: str) -> dict[str, int]:
     engine = _ENGINES.get(database_url) or _ENGINES.setdefault(
-        database_url, create_engine(database_url, pool_size=1)
+        database_url, create_engine(sqlalchemy_url(database_url), pool_size=1)
     )
     with engine.connect() as conn:
         query = select(
