@@ -72,6 +72,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     _drop_pg_database(name)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def unmigrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty, never-migrated database, for migration tests that upgrade step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/unmigrated.db"
+        return
+    request.getfixturevalue("pg_template")  # skips (or fails in CI) without PostgreSQL
+    name = f"fb_mig_{uuid.uuid4().hex[:12]}"
+    with _admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield _pg_url_for(name)
+    _drop_pg_database(name)
+
+
 @pytest.fixture
 def pg_database_url(pg_template: str) -> Iterator[str]:
     name, url = _fresh_pg_database(pg_template)

@@ -1,6 +1,6 @@
-"""`firebell report` and `firebell incident postmortem` given odd flags, on SQLite and
-PostgreSQL: exit 2 with one line naming the flag, never a traceback (the calendar's
-edges used to overflow in the period arithmetic)."""
+"""`firebell report` and `firebell incident postmortem` given odd flags: exit 2 with one
+line naming the flag, never a traceback (the calendar's edges used to overflow in the
+period arithmetic; that case runs on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.runtime.state import SERVE, utc_now
@@ -76,6 +77,23 @@ def server(tmp_path: Path, database_url: str) -> Iterator[ServerProcess]:
         proc.stop()
 
 
+def add_silence(engine: Engine, matcher: str, lasting: timedelta, by: str) -> None:
+    """Write a silence straight into the database, as another process would."""
+    now = utc_now()
+    with Session(engine) as db:
+        db.add(
+            SilenceRow(
+                id=str(uuid.uuid4()),
+                matchers=[matcher],
+                starts_at=now,
+                ends_at=now + lasting,
+                created_by=by,
+                created_at=now,
+            )
+        )
+        db.commit()
+
+
 @pytest.mark.slow
 def test_stream_ticks_after_changes_in_this_and_other_processes(
     server: ServerProcess, database_url: str
@@ -94,19 +112,7 @@ def test_stream_ticks_after_changes_in_this_and_other_processes(
         # Another process writes the database directly: only the marker can notice.
         engine = make_engine(database_url)
         try:
-            now = utc_now()
-            with Session(engine) as db:
-                db.add(
-                    SilenceRow(
-                        id=str(uuid.uuid4()),
-                        matchers=['service="api"'],
-                        starts_at=now,
-                        ends_at=now + timedelta(hours=1),
-                        created_by="another-process",
-                        created_at=now,
-                    )
-                )
-                db.commit()
+            add_silence(engine, 'service="api"', timedelta(hours=1), "another-process")
         finally:
             engine.dispose()
         assert events.wait_for("silences") < 5
@@ -123,19 +129,7 @@ def test_markers_move_with_the_database_and_the_hub_reads_none_without_streams(
     try:
         before = read_markers(rt.read_engine)
         assert moved(None, before) == []  # the first read is the baseline
-        now = utc_now()
-        with Session(rt.engine) as db:
-            db.add(
-                SilenceRow(
-                    id=str(uuid.uuid4()),
-                    matchers=['a="b"'],
-                    starts_at=now,
-                    ends_at=now + timedelta(minutes=5),
-                    created_by="t",
-                    created_at=now,
-                )
-            )
-            db.commit()
+        add_silence(rt.engine, 'a="b"', timedelta(minutes=5), "t")
         assert moved(before, read_markers(rt.read_engine)) == ["silences"]
 
         async def scenario() -> None:

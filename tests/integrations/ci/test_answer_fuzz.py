@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from integrations.ci.base import CiError, Dispatched, Polled, RemoteRun
 from tests.integrations.ci.support import Driver
+from tests.support.json_strategies import json_values
 from tests.support.loopback_http import LoopbackServer, RecordedRequest, Reply, start
 
 KEYS = st.sampled_from(
@@ -22,21 +23,7 @@ KEYS = st.sampled_from(
      "display_title", "name", "items", "task", "url", "actions", "parameters", "value",
      "executable", "number", "result", "building", "cancelled", "why", "state", "run_url"]
 )  # fmt: skip
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=20)
-    | st.sampled_from(["fb-7", "completed", "success", "SUCCESS", "/job/a/1/", "running"])
-)
-JSON = st.recursive(
-    SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(KEYS | st.text(max_size=5), inner, max_size=6)
-    ),
-    max_leaves=30,
-)
+JSON = json_values(KEYS, "fb-7", "completed", "success", "SUCCESS", "/job/a/1/", "running")
 # Objects with the keys the backends read, holding anything, lists of such objects within.
 NESTED = st.dictionaries(
     KEYS, JSON | st.lists(st.dictionaries(KEYS, JSON, max_size=4), max_size=3), max_size=5

@@ -16,6 +16,7 @@ from integrations.logs import LOG_BACKENDS
 from integrations.logs.base import Fetched, FetchError
 from integrations.logs.journald import parse_output
 from tests.integrations.logs.support import plan_and_fetch
+from tests.support.json_strategies import json_values
 from tests.support.loopback_http import LoopbackServer, RecordedRequest, Reply, start
 
 KEYS = st.sampled_from(
@@ -25,24 +26,10 @@ KEYS = st.sampled_from(
      "MESSAGE", "PRIORITY", "__REALTIME_TIMESTAMP", "_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER",
      "exception", "total", "error", "contexts", "user"]
 )  # fmt: skip
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=20)
-    | st.sampled_from(
-        ["success", "streams", "matrix", "exception", "3", "9" * 30, "\xb2", "1796553000000000000",
-         "2026-12-06T10:10:00Z", "99999-01-01T00:00:00Z", "-1"]
-    )
+JSON = json_values(
+    KEYS, "success", "streams", "matrix", "exception", "3", "9" * 30, "\xb2",
+    "1796553000000000000", "2026-12-06T10:10:00Z", "99999-01-01T00:00:00Z", "-1",
 )  # fmt: skip
-JSON = st.recursive(
-    SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(KEYS | st.text(max_size=5), inner, max_size=6)
-    ),
-    max_leaves=30,
-)
 # Answers shaped like each store's, with anything at every place a parser reads.
 LOKI = st.fixed_dictionaries(
     {"status": st.just("success"), "data": st.fixed_dictionaries({

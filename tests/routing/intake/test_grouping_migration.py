@@ -4,12 +4,8 @@ on grouping into the migrated incident."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from alembic import command
 from sqlalchemy import text
 
@@ -18,29 +14,15 @@ from routing.intake.storm_sql import sqlite_datetime
 from routing.intake.submission import IngestPolicy, Submission
 from routing.storage.database import make_engine
 from routing.storage.migrate import alembic_config, upgrade
-from tests.conftest import _admin, _drop_pg_database, _pg_url_for
 from tests.routing.intake.test_grouping_store import am
 
 T0 = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/old.db"
-        return
-    request.getfixturevalue("pg_template")  # skips (or fails in CI) without PostgreSQL
-    name = f"fb_mig_{uuid.uuid4().hex[:12]}"
-    with _admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield _pg_url_for(name)
-    _drop_pg_database(name)
-
-
-def test_old_keys_gain_their_source_and_ingest_keeps_grouping(empty_database: str) -> None:
-    upgrade(empty_database, "0006")
-    engine = make_engine(empty_database)
-    at = sqlite_datetime(T0) if empty_database.startswith("sqlite") else T0
+def test_old_keys_gain_their_source_and_ingest_keeps_grouping(unmigrated_database_url: str) -> None:
+    upgrade(unmigrated_database_url, "0006")
+    engine = make_engine(unmigrated_database_url)
+    at = sqlite_datetime(T0) if unmigrated_database_url.startswith("sqlite") else T0
     old_key = '{"alertname":"Disk","service":"api"}'
     disk = am("Disk")
     with engine.begin() as conn:
@@ -71,7 +53,7 @@ def test_old_keys_gain_their_source_and_ingest_keeps_grouping(empty_database: st
             ),
             {"fp": disk.fingerprint},
         )
-    upgrade(empty_database, "0007")
+    upgrade(unmigrated_database_url, "0007")
     with engine.connect() as conn:
         incident = conn.execute(
             text("SELECT group_key, sources, last_alert_at FROM incident")
@@ -80,8 +62,8 @@ def test_old_keys_gain_their_source_and_ingest_keeps_grouping(empty_database: st
     assert incident[0] == alert_key == f"alertmanager {old_key}"
     assert incident[1] == '["alertmanager"]' and incident[2] is not None
     # Down and up again, with the data in place (SQLite rebuilds nothing).
-    command.downgrade(alembic_config(empty_database), "0006")
-    upgrade(empty_database)
+    command.downgrade(alembic_config(unmigrated_database_url), "0006")
+    upgrade(unmigrated_database_url)
     # Another instance of the same alertname joins the migrated incident by its group.
     with engine.begin() as conn:
         outcome = ingest(

@@ -3,15 +3,9 @@ transactions and restarts, and carried over from the old fixed window by migrati
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import psycopg
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
@@ -89,31 +83,8 @@ def test_lines_spread_over_minutes_stay_pending(database_url: str) -> None:
     assert len(window) == 3  # 14:01:30, 14:02:00, 14:02:30
 
 
-PG_ADMIN_URL = os.environ.get("FIREBELL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with no tables yet (the migration under test runs from 0008)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/old.db"
-        return
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        if os.environ.get("FIREBELL_REQUIRE_PG") == "1":
-            pytest.fail(f"PostgreSQL required: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    name = f"fb_mig_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{PG_ADMIN_URL.rpartition('/')[0]}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def test_migration_carries_a_pending_window_over_and_back(empty_database: str) -> None:
-    upgrade(empty_database, "0008")
+def test_migration_carries_a_pending_window_over_and_back(unmigrated_database_url: str) -> None:
+    upgrade(unmigrated_database_url, "0008")
     start = datetime(2026, 7, 15, 9, 0, 0, 123456, tzinfo=UTC)
     old = sa.table(
         "alert",
@@ -123,7 +94,7 @@ def test_migration_carries_a_pending_window_over_and_back(empty_database: str) -
         *(sa.column(c, UTCDateTime()) for c in ("first_seen", "last_seen", "window_start")),
         *(sa.column(c) for c in ("episode", "occurrences", "flips", "flapping", "window_count")),
     )
-    engine = make_engine(empty_database)
+    engine = make_engine(unmigrated_database_url)
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -151,13 +122,13 @@ def test_migration_carries_a_pending_window_over_and_back(empty_database: str) -
                     for fingerprint, status in (("pending-one", "pending"), ("firing", "firing"))
                 ],
             )
-        upgrade(empty_database, "0009")
+        upgrade(unmigrated_database_url, "0009")
         with engine.connect() as conn:
             found = conn.execute(sa.text("SELECT fingerprint, window_stamps FROM alert")).all()
         rows: dict[str, str] = {str(fp): str(stamps) for fp, stamps in found}
         assert decode(rows["pending-one"]) == (start,) * 3  # counts as before
         assert rows["firing"] == ""
-        command.downgrade(alembic_config(empty_database), "0008")
+        command.downgrade(alembic_config(unmigrated_database_url), "0008")
         with engine.connect() as conn:
             back = conn.execute(
                 sa.select(old.c.window_start, old.c.window_count).where(

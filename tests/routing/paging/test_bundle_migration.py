@@ -4,35 +4,17 @@ the previous release sends each alone instead of never."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from alembic import command
 from sqlalchemy import insert, inspect, text
 
 from routing.paging.outbox import NOTIFICATION
 from routing.storage.database import make_engine
 from routing.storage.migrate import alembic_config, upgrade
-from tests.conftest import _admin, _drop_pg_database, _pg_url_for
 from tests.routing.paging.store_support import alert, receive
 
 T0 = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/bundles.db"
-        return
-    request.getfixturevalue("pg_template")  # skips (or fails in CI) without PostgreSQL
-    name = f"fb_mig_{uuid.uuid4().hex[:12]}"
-    with _admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield _pg_url_for(name)
-    _drop_pg_database(name)
 
 
 def _page(row_id: int, status: str, **extra: object) -> dict[str, object]:
@@ -51,9 +33,9 @@ def _page(row_id: int, status: str, **extra: object) -> dict[str, object]:
     }
 
 
-def test_downgrade_sends_held_and_unsent_bundled_pages_alone(empty_database: str) -> None:
-    upgrade(empty_database, "0012")
-    engine = make_engine(empty_database)
+def test_downgrade_sends_held_and_unsent_bundled_pages_alone(unmigrated_database_url: str) -> None:
+    upgrade(unmigrated_database_url, "0012")
+    engine = make_engine(unmigrated_database_url)
     try:
         receive(engine, [alert()], T0)  # incident 1
         with engine.begin() as conn:
@@ -68,7 +50,7 @@ def test_downgrade_sends_held_and_unsent_bundled_pages_alone(empty_database: str
             ]
             for row in rows:  # one by one: the rows differ in their columns
                 conn.execute(insert(NOTIFICATION).values(row))
-        command.downgrade(alembic_config(empty_database), "0011")
+        command.downgrade(alembic_config(unmigrated_database_url), "0011")
         with engine.connect() as conn:
             after = dict(conn.execute(text("SELECT id, status FROM notification")).all())
         columns = {c["name"] for c in inspect(engine).get_columns("notification")}
@@ -81,7 +63,7 @@ def test_downgrade_sends_held_and_unsent_bundled_pages_alone(empty_database: str
             201: "cancelled",
             202: "sent",
         }
-        upgrade(empty_database)  # and up again
+        upgrade(unmigrated_database_url)  # and up again
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM notification")).scalar_one() == 6
         assert "bundle_id" in {c["name"] for c in inspect(engine).get_columns("notification")}
