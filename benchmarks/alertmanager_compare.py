@@ -94,18 +94,12 @@ async def _both_batches(server: Server, sink: Sink, posts100: int, posts1: int) 
     return Outcome({**first.figures, **second.figures}, first.problems + second.problems)
 
 
-def run_one(
-    setup: str, scenario: Scenario, contacts: int, args: argparse.Namespace, tmp: Path, tag: str
-) -> Outcome:
+def run_with_sink(start: Callable[[int], Server], scenario: Scenario) -> Outcome:
+    """One run on a fresh sink and the server `start(sink_port)` starts; the server stops
+    before the sink, so its keep-alive connections close first."""
     sink = Sink()
-    workdir = tmp / f"{tag}-{setup}"
     try:
-        if setup == "alertmanager":
-            server = start_alertmanager(args.alertmanager, sink.port, contacts, workdir)
-        else:
-            server = start_firebell(
-                setup == "split", args.database_url, sink.port, contacts, workdir, args.bundle_off
-            )
+        server = start(sink.port)
     except BaseException:
         sink.stop()
         raise
@@ -121,6 +115,20 @@ def run_one(
         return asyncio.run(scenario(server, sink, finish))
     finally:
         finish()
+
+
+def run_one(
+    setup: str, scenario: Scenario, contacts: int, args: argparse.Namespace, tmp: Path, tag: str
+) -> Outcome:
+    workdir = tmp / f"{tag}-{setup}"
+
+    def start(sink_port: int) -> Server:
+        if setup == "alertmanager":
+            return start_alertmanager(args.alertmanager, sink_port, contacts, workdir)
+        split, url = setup == "split", args.database_url
+        return start_firebell(split, url, sink_port, contacts, workdir, args.bundle_off)
+
+    return run_with_sink(start, scenario)
 
 
 def ratio(firebell: float, alertmanager: float) -> str:

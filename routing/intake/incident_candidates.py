@@ -19,6 +19,10 @@ from routing.storage.tables import AlertRow, IncidentRow
 
 INCIDENT: Table = IncidentRow.metadata.tables["incident"]
 ALERT: Table = AlertRow.metadata.tables["alert"]
+# An incident's statuses but "resolved", spelled out: `IN` lets the correlation lookup
+# use ix_incident_status_service, where `!= 'resolved'` scanned every open incident (a
+# cost per batch that grew with the open incidents, as in a storm of new ones).
+UNRESOLVED = ("triggered", "acknowledged")
 
 
 def sources_text(sources: Iterable[str]) -> str:
@@ -56,7 +60,7 @@ def load_candidates(
         return []
     query = select(
         INCIDENT.c.id, INCIDENT.c.service, INCIDENT.c.sources, INCIDENT.c.last_alert_at
-    ).where(INCIDENT.c.status != "resolved", or_(*wanted))
+    ).where(INCIDENT.c.status.in_(UNRESOLVED), or_(*wanted))
     return [
         OpenIncident(
             id=incident_id,

@@ -18,7 +18,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, case, func, or_, select, type_coerce, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    Table,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 
 from routing.paging.silence_reminder import KIND as REMINDER_KIND
 from routing.paging.silence_reminder import payload_silence, reminder_cancel_reason
@@ -70,6 +81,30 @@ def _cancel(row: Any, now: datetime) -> str | None:
         return None  # building the message fails the same way, and that is recorded
     assert silence.ends_at is not None
     return reminder_cancel_reason(silence.ends_at, row.expired_at, now)
+
+
+def _ranked_alerts() -> Select[Any]:
+    """Firing alerts first (they are what the person must look at), at most
+    MAX_ALERTS_PER_MESSAGE per incident, for all the claimed incidents in one query.
+    Built once: a fresh subquery's columns cost more than the query itself."""
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=ALERT.c.incident_id,
+            order_by=((ALERT.c.status == "resolved").asc(), ALERT.c.id),
+        )
+        .label("rank")
+    )
+    wanted = ALERT.c.incident_id.in_(bindparam("incident_ids", expanding=True))
+    ranked = select(ALERT, rank).where(wanted).subquery()
+    return (
+        select(*[ranked.c[c.name] for c in ALERT.columns])
+        .where(ranked.c.rank <= MAX_ALERTS_PER_MESSAGE)
+        .order_by(ranked.c.incident_id, ranked.c.rank)
+    )
+
+
+_RANKED_ALERTS = _ranked_alerts()
 
 
 def claim_due(
@@ -128,23 +163,7 @@ def claim_due(
         for r in conn.execute(select(INCIDENT).where(INCIDENT.c.id.in_(incident_ids))).mappings()
     }
     alerts: dict[int, list[dict[str, Any]]] = {iid: [] for iid in incident_ids}
-    # Firing alerts first: they are what the person must look at. One query for all the
-    # incidents (not one each), at most MAX_ALERTS_PER_MESSAGE of each.
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=ALERT.c.incident_id,
-            order_by=((ALERT.c.status == "resolved").asc(), ALERT.c.id),
-        )
-        .label("rank")
-    )
-    ranked = select(ALERT, rank).where(ALERT.c.incident_id.in_(incident_ids)).subquery()
-    columns = [ranked.c[c.name] for c in ALERT.columns]
-    for a in conn.execute(
-        select(*columns)
-        .where(ranked.c.rank <= MAX_ALERTS_PER_MESSAGE)
-        .order_by(ranked.c.incident_id, ranked.c.rank)
-    ).mappings():
+    for a in conn.execute(_RANKED_ALERTS, {"incident_ids": incident_ids}).mappings():
         alerts[a["incident_id"]].append(dict(a))
     return [
         Claimed(r, incidents[iid], alerts[iid])
