@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from routing.storage.postgres_deadlines import PostgresTimeouts, connect_args, guard_commits
+from routing.storage.sqlite_turn import FileTurn
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -107,14 +108,19 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    in_memory = engine.url.database in (None, "", ":memory:")
+    database = engine.url.database
+    in_memory = database in (None, "", ":memory:")
     writers = None if in_memory else _WriterQueue()  # :memory: is one database per thread
+    # Other processes on the file take turns with this one (routing.storage.sqlite_turn).
+    turn = FileTurn(f"{database}-turn") if not in_memory and FileTurn.available() else None
     holder: list[Any] = [None]  # the DBAPI connection whose transaction holds `writers`
 
     def release(connection: Any) -> None:
         raw = getattr(connection, "dbapi_connection", connection)
         if writers is not None and raw is not None and holder[0] is raw:
             holder[0] = None
+            if turn is not None:
+                turn.release()
             writers.release()
 
     @event.listens_for(engine, "begin")
@@ -129,10 +135,14 @@ def _configure_sqlite(engine: Engine) -> None:
         # fail half-way with SQLITE_BUSY when another process wrote in between. Threads
         # of this process queue for it in order first (see _WriterQueue).
         queued = writers is not None and writers.acquire(timeout=30)
+        if queued and turn is not None:
+            turn.acquire(timeout=30)  # else SQLite's own busy wait, as without turns
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
             if queued:
+                if turn is not None:
+                    turn.release()
                 writers.release()  # type: ignore[union-attr]
             raise
         if queued:
