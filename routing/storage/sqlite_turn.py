@@ -8,7 +8,8 @@ first takes an exclusive flock(2) on `<database>-turn`: a process blocked on it 
 by the kernel the moment the holder lets go, before the holder (which still has to
 answer its batch and take the next one) can take it again, so the processes alternate.
 Within a process, threads already queue in order (routing.storage.database._WriterQueue),
-so at most one thread per engine waits here.
+so at most one thread per engine waits here. Plain fcntl, not a lock library: filelock
+and fasteners wait by retrying after sleeps, the very thing this replaces.
 """
 
 from __future__ import annotations
