@@ -37,7 +37,7 @@ import asyncio
 import math
 import sys
 import tempfile
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,18 +117,45 @@ def run_with_sink(start: Callable[[int], Server], scenario: Scenario) -> Outcome
         finish()
 
 
-def run_one(
-    setup: str, scenario: Scenario, contacts: int, args: argparse.Namespace, tmp: Path, tag: str
-) -> Outcome:
-    workdir = tmp / f"{tag}-{setup}"
+# Starts a setup other than Alertmanager: (setup, contacts, sink port, workdir) -> Server.
+StartOther = Callable[[str, int, int, Path], Server]
 
+
+def _starter(
+    setup: str, contacts: int, workdir: Path, alertmanager: str, start_other: StartOther
+) -> Callable[[int], Server]:
     def start(sink_port: int) -> Server:
         if setup == "alertmanager":
-            return start_alertmanager(args.alertmanager, sink_port, contacts, workdir)
-        split, url = setup == "split", args.database_url
-        return start_firebell(split, url, sink_port, contacts, workdir, args.bundle_off)
+            return start_alertmanager(alertmanager, sink_port, contacts, workdir)
+        return start_other(setup, contacts, sink_port, workdir)
 
-    return run_with_sink(start, scenario)
+    return start
+
+
+def run_all(
+    known: dict[str, tuple[str, int, Scenario]],
+    chosen: Sequence[str],
+    setups: Sequence[str],
+    alertmanager: str,
+    start_other: StartOther,
+) -> int:
+    """Each chosen scenario on each setup, every run on a fresh server and sink; prints
+    the table and a FAIL line per problem, and returns the exit status."""
+    results: dict[str, dict[str, Outcome]] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        for letter in chosen:
+            title, contacts, run = known[letter]
+            results[letter] = {}
+            for setup in setups:
+                print(f"{title}: {setup} ...", file=sys.stderr, flush=True)
+                workdir = Path(tmp_name) / f"{letter}-{setup}"
+                start = _starter(setup, contacts, workdir, alertmanager, start_other)
+                results[letter][setup] = run_with_sink(start, run)
+    print_table(results, {c: known[c][0] for c in chosen}, list(setups))
+    problems = [p for by in results.values() for o in by.values() for p in o.problems]
+    for problem in problems:
+        print(f"FAIL: {problem}")
+    return 1 if problems else 0
 
 
 def ratio(firebell: float, alertmanager: float) -> str:
@@ -197,27 +224,20 @@ def main() -> int:
     if bad := [c for c in chosen if c not in known] + [s for s in setups if s not in SETUPS]:
         parser.error(f"unknown scenario or setup: {', '.join(bad)}")
 
-    args.alertmanager = ensure_alertmanager() if "alertmanager" in setups else ""
-    results: dict[str, dict[str, Outcome]] = {}
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        args.bundle_off = bundle_key_accepted(tmp / "probe")
-        db = "postgresql" if args.database_url and "postgres" in args.database_url else "sqlite"
-        print(
-            f"firebell ({db}, bundling {'off' if args.bundle_off else 'not in this tree'}) "
-            f"against {alertmanager_version(args.alertmanager) if args.alertmanager else '-'}"
-        )
-        for letter in chosen:
-            title, contacts, run = known[letter]
-            results[letter] = {}
-            for setup in setups:
-                print(f"{title}: {setup} ...", file=sys.stderr, flush=True)
-                results[letter][setup] = run_one(setup, run, contacts, args, tmp, letter)
-    print_table(results, {c: known[c][0] for c in chosen}, setups)
-    problems = [p for by in results.values() for o in by.values() for p in o.problems]
-    for problem in problems:
-        print(f"FAIL: {problem}")
-    return 1 if problems else 0
+    alertmanager = ensure_alertmanager() if "alertmanager" in setups else ""
+    with tempfile.TemporaryDirectory() as probe:
+        bundle_off = bundle_key_accepted(Path(probe))
+    db = "postgresql" if args.database_url and "postgres" in args.database_url else "sqlite"
+    print(
+        f"firebell ({db}, bundling {'off' if bundle_off else 'not in this tree'}) "
+        f"against {alertmanager_version(alertmanager) if alertmanager else '-'}"
+    )
+
+    def start_setup(setup: str, contacts: int, sink_port: int, workdir: Path) -> Server:
+        split, url = setup == "split", args.database_url
+        return start_firebell(split, url, sink_port, contacts, workdir, bundle_off)
+
+    return run_all(known, chosen, setups, alertmanager, start_setup)
 
 
 if __name__ == "__main__":

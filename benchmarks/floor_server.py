@@ -7,10 +7,11 @@ options, one route taking firebell's Alertmanager webhook body, and for each ale
         POST to the sink;
   nodb: the same without the database: parse, 202, send.
 
-The page goes out on one shared keep-alive httpx.AsyncClient bounded like firebell's
-pool (16 in flight per origin), with a body shaped like firebell's json:// page (apprise's
-NotifyJSON fields; the alert's instance and summary in the message, as its "Alerts:" line
-lists them). No retries, no outbox, no incident, no grouping: nothing firebell could skip.
+The page goes out on firebell's own pooled client (http_pool.new_client: keep-alive, 16
+in flight per origin) with firebell's json:// request (json_webhook.parse_target and
+body_for: apprise's NotifyJSON body and headers; the alert's instance and summary in the
+message, as its "Alerts:" line lists them). No retries, no outbox, no incident, no
+grouping: nothing firebell could skip.
 
     python benchmarks/floor_server.py --port P --sink-port S --mode full --db PATH
 """
@@ -40,10 +41,9 @@ from sqlalchemy import (
     Text,
 )
 
+from integrations.notifiers.http_pool import new_client
+from integrations.notifiers.json_webhook import JsonTarget, body_for, parse_target
 from routing.storage.database import make_engine
-
-PER_HOST = 16  # as integrations/notifiers/http_pool.py: requests in flight to one origin
-HEADERS = {"User-Agent": "Apprise", "Content-Type": "application/json"}
 
 metadata = MetaData()
 alerts_table = Table(
@@ -68,21 +68,14 @@ def fingerprint(labels_json: str) -> str:
     return hashlib.sha256(labels_json.encode()).hexdigest()
 
 
-def page_body(alert: dict[str, Any]) -> bytes:
-    """What firebell's json:// page carries (apprise's NotifyJSON keys), the instance in
-    the message as `summary (instance)` so the sink's INSTANCE regex finds it."""
+def page_body(alert: dict[str, Any], target: JsonTarget) -> bytes:
+    """firebell's json:// body (apprise's NotifyJSON, byte for byte), the instance in the
+    message as `summary (instance)` so the sink's INSTANCE regex finds it."""
     labels = alert.get("labels", {})
     summary = alert.get("annotations", {}).get("summary", "")
     title = f"[CRITICAL] {labels.get('alertname', '')}"
     message = f"{title}\nStatus: triggered\nAlerts:\n- {summary} ({labels.get('instance', '')})"
-    payload = {
-        "version": "1.0",
-        "title": title,
-        "message": message,
-        "attachments": [],
-        "type": "failure",
-    }
-    return json.dumps(payload).encode("ascii")
+    return body_for(target, title, message, "failure")
 
 
 def build_app(mode: str, sink_port: int, db: str) -> FastAPI:
@@ -91,11 +84,7 @@ def build_app(mode: str, sink_port: int, db: str) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        limits = httpx.Limits(max_connections=128, max_keepalive_connections=64)
-        state["client"] = httpx.AsyncClient(
-            limits=limits, timeout=httpx.Timeout(15.0, connect=5.0), http1=True
-        )
-        state["slots"] = asyncio.Semaphore(PER_HOST)
+        state["client"] = new_client()  # firebell's pool: keep-alive, 16 per origin
         if mode == "full":
             state["engine"] = sqlite_engine(db)
             state["writer"] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
@@ -122,15 +111,16 @@ def build_app(mode: str, sink_port: int, db: str) -> FastAPI:
 
     async def send(alert: dict[str, Any]) -> None:
         contact = alert.get("labels", {}).get("contact", "c0")
-        url = f"http://127.0.0.1:{sink_port}/page/{contact}"
-        async with state["slots"]:
-            try:
-                response = await state["client"].post(
-                    url, content=page_body(alert), headers=HEADERS
-                )
-                await response.aclose()
-            except httpx.HTTPError:
-                pass  # no retries: a lost page shows as missing at the sink
+        target = parse_target(f"json://127.0.0.1:{sink_port}/page/{contact}")
+        # apprise's headers as firebell sends them; httpx sets Content-Length.
+        headers = [(k, v) for k, v in target.headers if k.lower() != b"content-length"]
+        try:
+            response = await state["client"].request(
+                target.method, target.url, content=page_body(alert, target), headers=headers
+            )
+            await response.aclose()
+        except httpx.HTTPError:
+            pass  # no retries: a lost page shows as missing at the sink
 
     @app.post("/webhooks/alertmanager", status_code=202)
     async def webhook(request: Request) -> Response:

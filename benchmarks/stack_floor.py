@@ -33,19 +33,15 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
-from alertmanager_compare import print_table, run_with_sink
-from bench_support import Sink, free_port, wait_until_listening
-from compare_scenarios import Finish, Outcome, paging
-from compare_servers import Server, alertmanager_version, ensure_alertmanager, start_alertmanager
+from alertmanager_compare import Scenario, run_all
+from bench_support import free_port, wait_until_listening
+from compare_scenarios import paging
+from compare_servers import Server, alertmanager_version, ensure_alertmanager
 
 HERE = Path(__file__).resolve().parent
 SETUPS = ("full", "nodb", "alertmanager")
-Scenario = Callable[[Server, Sink, Finish], Coroutine[Any, Any, Outcome]]
 
 
 def start_floor(mode: str, sink_port: int, workdir: Path) -> Server:
@@ -72,19 +68,6 @@ def start_floor(mode: str, sink_port: int, workdir: Path) -> Server:
         server.stop()
         raise SystemExit(f"floor {mode} did not start:\n" + server.log_tail())
     return server
-
-
-def run_one(
-    setup: str, scenario: Scenario, contacts: int, args: argparse.Namespace, tmp: Path, tag: str
-) -> Outcome:
-    workdir = tmp / f"{tag}-{setup}"
-
-    def start(sink_port: int) -> Server:
-        if setup == "alertmanager":
-            return start_alertmanager(args.alertmanager, sink_port, contacts, workdir)
-        return start_floor(setup, sink_port, workdir)
-
-    return run_with_sink(start, scenario)
 
 
 def scenarios(args: argparse.Namespace) -> dict[str, tuple[str, int, Scenario]]:
@@ -121,22 +104,14 @@ def main() -> int:
         parser.error(f"unknown setup: {', '.join(bad)}")
     known = scenarios(args)
 
-    args.alertmanager = ensure_alertmanager() if "alertmanager" in setups else ""
-    am = alertmanager_version(args.alertmanager) if args.alertmanager else "-"
+    alertmanager = ensure_alertmanager() if "alertmanager" in setups else ""
+    am = alertmanager_version(alertmanager) if alertmanager else "-"
     print(f"the stack's floor (FastAPI/uvicorn, SQLite, httpx) against {am}")
-    results: dict[str, dict[str, Outcome]] = {}
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        for letter, (title, contacts, run) in known.items():
-            results[letter] = {}
-            for setup in setups:
-                print(f"{title}: {setup} ...", file=sys.stderr, flush=True)
-                results[letter][setup] = run_one(setup, run, contacts, args, tmp, letter)
-    print_table(results, {c: known[c][0] for c in known}, setups)
-    problems = [p for by in results.values() for o in by.values() for p in o.problems]
-    for problem in problems:
-        print(f"FAIL: {problem}")
-    return 1 if problems else 0
+
+    def start_setup(setup: str, _contacts: int, sink_port: int, workdir: Path) -> Server:
+        return start_floor(setup, sink_port, workdir)
+
+    return run_all(known, list(known), setups, alertmanager, start_setup)
 
 
 if __name__ == "__main__":

@@ -20,21 +20,29 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
+try:  # Linux only (pyproject.toml installs it there)
+    import inotify_simple
+except ImportError:
+    inotify_simple = None
+
 log = logging.getLogger("firebell.paging")
 
 INTERVAL = 0.03  # seconds between looks when polling: the added paging latency, at most
 _NEWEST = "SELECT (SELECT max(id) FROM escalation), (SELECT max(id) FROM notification)"
-# inotify(7) masks: writes, and the file (re)appearing by creation or rename.
-_IN_MODIFY, _IN_CLOSE_WRITE, _IN_MOVED_TO, _IN_CREATE = 0x2, 0x8, 0x80, 0x100
-_IN_Q_OVERFLOW, _IN_IGNORED = 0x4000, 0x8000
-_MASK = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
+if inotify_simple is not None:
+    # Writes, and the file (re)appearing by creation or rename.
+    _MASK = (
+        inotify_simple.flags.MODIFY
+        | inotify_simple.flags.CLOSE_WRITE
+        | inotify_simple.flags.MOVED_TO
+        | inotify_simple.flags.CREATE
+    )
 # A WAL commit writes its frames (the events) and only then publishes them in the
 # mmapped -shm index, which raises no event: a look right at the event can miss the
 # commit, so look again shortly after the last burst (and after a writer preempted
@@ -103,16 +111,12 @@ class CommitWatch:
         self._reset()
 
     def _start_inotify(self) -> bool:
-        if not sys.platform.startswith("linux"):
-            return False
-        try:
-            from inotify_simple import INotify
-        except ImportError as exc:
-            log.debug("commit watch: no inotify (%s)", exc)
+        if inotify_simple is None:
+            log.debug("commit watch: inotify_simple is not installed")
             return False
         path = self.path.resolve()  # a symlinked file is written where it really lies
         try:
-            inotify = INotify(nonblocking=True)
+            inotify = inotify_simple.INotify(nonblocking=True)
         except OSError as exc:
             log.debug("commit watch: inotify_init1: %s", exc)
             return False
@@ -154,9 +158,9 @@ class CommitWatch:
             events = []
         relevant = lost = False
         for event in events:
-            if event.mask & _IN_IGNORED:
+            if event.mask & inotify_simple.flags.IGNORED:
                 lost = True  # the directory went away, or its filesystem was unmounted
-            elif event.mask & _IN_Q_OVERFLOW or event.name in self._names:
+            elif event.mask & inotify_simple.flags.Q_OVERFLOW or event.name in self._names:
                 relevant = True
         if relevant:
             self._check()

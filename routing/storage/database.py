@@ -110,17 +110,14 @@ def _configure_sqlite(engine: Engine) -> None:
 
     database = engine.url.database
     in_memory = database in (None, "", ":memory:")
-    writers = None if in_memory else _WriterQueue()  # :memory: is one database per thread
-    # Other processes on the file take turns with this one (routing.storage.sqlite_turn).
-    turn = FileTurn(f"{database}-turn") if not in_memory and FileTurn.available() else None
+    # :memory: is one database per thread; a file is shared with other processes too.
+    writers = None if in_memory else _WriterQueue(f"{database}-turn")
     holder: list[Any] = [None]  # the DBAPI connection whose transaction holds `writers`
 
     def release(connection: Any) -> None:
         raw = getattr(connection, "dbapi_connection", connection)
         if writers is not None and raw is not None and holder[0] is raw:
             holder[0] = None
-            if turn is not None:
-                turn.release()
             writers.release()
 
     @event.listens_for(engine, "begin")
@@ -135,14 +132,10 @@ def _configure_sqlite(engine: Engine) -> None:
         # fail half-way with SQLITE_BUSY when another process wrote in between. Threads
         # of this process queue for it in order first (see _WriterQueue).
         queued = writers is not None and writers.acquire(timeout=30)
-        if queued and turn is not None:
-            turn.acquire(timeout=30)  # else SQLite's own busy wait, as without turns
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
             if queued:
-                if turn is not None:
-                    turn.release()
                 writers.release()  # type: ignore[union-attr]
             raise
         if queued:
@@ -172,21 +165,37 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class _WriterQueue:
-    """First come, first served for the SQLite write lock among this process's threads.
+    """First come, first served for the SQLite write lock among this process's threads,
+    then turns with the other processes on the file (routing.storage.sqlite_turn).
 
     SQLite's busy handler polls with sleeps growing to 100 ms, so a thread that writes
     back to back (the intake under load) holds the lock almost always and a second
-    writer (the paging worker) could wait seconds for a gap. Queueing here first hands
-    the lock over in arrival order, with no sleeping. After `timeout` a waiter goes on
-    to SQLite's own busy wait, as before.
+    writer (the paging worker, here or in another process) could wait seconds for a
+    gap. Queueing here first hands the lock over in arrival order, with no sleeping.
+    After `timeout` a waiter goes on to SQLite's own busy wait, as before.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, turn_path: str) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._waiting: deque[object] = deque()
         self._held = False
+        self._turn = FileTurn(turn_path) if FileTurn.available() else None
 
     def acquire(self, timeout: float) -> bool:
+        if not self._queue(timeout):
+            return False
+        if self._turn is not None:
+            self._turn.acquire(timeout)  # else SQLite's own busy wait, as without turns
+        return True
+
+    def release(self) -> None:
+        if self._turn is not None:
+            self._turn.release()
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
+
+    def _queue(self, timeout: float) -> bool:
         with self._cond:
             if not self._held and not self._waiting:
                 self._held = True
@@ -204,11 +213,6 @@ class _WriterQueue:
             self._waiting.popleft()
             self._held = True
             return True
-
-    def release(self) -> None:
-        with self._cond:
-            self._held = False
-            self._cond.notify_all()
 
 
 def is_unavailable(exc: BaseException) -> bool:

@@ -21,7 +21,10 @@ from routing.storage.database import make_engine
 from routing.storage.migrate import upgrade
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-WITHIN = 0.5  # seconds a wake may take
+WITHIN = 0.5  # seconds a wake may take at most before the test gives up waiting
+# What the worker is promised: inotify looks again 2 and 50 ms after a burst, the poll
+# every 30 ms; the rest is scheduling slack on a busy machine.
+PROMPT = 0.25
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify")
 
 
@@ -107,13 +110,13 @@ async def wakes_on_escalation(db: Path, writer: Engine, use_inotify: bool) -> tu
 def test_inotify_wakes_on_another_connections_escalation(db: Path, writer: Engine) -> None:
     mode, latency = asyncio.run(wakes_on_escalation(db, writer, use_inotify=True))
     assert mode == "inotify"
-    assert latency < WITHIN
+    assert latency < PROMPT
 
 
 def test_poll_fallback_wakes_on_another_connections_escalation(db: Path, writer: Engine) -> None:
     mode, latency = asyncio.run(wakes_on_escalation(db, writer, use_inotify=False))
     assert mode == "poll"
-    assert latency < WITHIN
+    assert latency < PROMPT
 
 
 @linux_only
