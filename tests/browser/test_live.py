@@ -9,11 +9,25 @@ import re
 from playwright.sync_api import expect
 
 from tests.browser.pages import PageFactory
-from tests.browser.world import ALICE, BOB, World, list_row, login, unique
+from tests.browser.world import ALICE, BOB, World, list_row, login, settled, unique
 from tests.support.tcp_proxy import TcpProxy
 
 MARK_PAGE = "window.__samePage = true"  # gone after any reload or navigation
 SAME_PAGE = "() => window.__samePage === true"
+# What Chromium logs when the server goes away mid-stream and refuses reconnects.
+OUTAGE_ERRORS = (
+    "ERR_INCOMPLETE_CHUNKED_ENCODING",
+    "ERR_CONNECTION_RESET",
+    "ERR_CONNECTION_REFUSED",
+    "ERR_EMPTY_RESPONSE",
+    "ERR_SOCKET_NOT_CONNECTED",
+)
+
+
+def allow_outage(new_page: PageFactory) -> None:
+    for cut in OUTAGE_ERRORS:
+        new_page.allow(f"net::{cut}")
+    new_page.allow("htmx:sse:error")  # htmx's SSE extension logs each failed reconnect
 
 
 def test_a_posted_alert_appears_in_the_open_list_and_the_tab_title(
@@ -60,14 +74,12 @@ def test_the_indicator_says_reconnecting_while_the_server_is_away(
     host, port = world.url.removeprefix("http://").split(":")
     with TcpProxy((host, int(port))) as proxy:
         through = f"http://127.0.0.1:{proxy.port}"
-        page = login(new_page(), through, ALICE)
+        # Settled: the refreshes the stream's hello started are done before the cut.
+        page = settled(login(new_page(), through, ALICE))
         indicator = page.locator("#live-status")
         expect(indicator).to_have_text("live")
         # The stream is cut and reconnects are refused, as when the server restarts.
-        for cut in ("ERR_INCOMPLETE_CHUNKED_ENCODING", "ERR_CONNECTION_RESET",
-                    "ERR_CONNECTION_REFUSED", "ERR_EMPTY_RESPONSE"):  # fmt: skip
-            new_page.allow(f"net::{cut}")
-        new_page.allow("htmx:sse:error")  # htmx's SSE extension logs each failed reconnect
+        allow_outage(new_page)
         proxy.go_down()
         expect(indicator).to_have_attribute("data-state", re.compile("reconnecting|polling"))
         expect(indicator).to_have_text(re.compile("reconnecting|polling"))
@@ -76,6 +88,33 @@ def test_the_indicator_says_reconnecting_while_the_server_is_away(
         # Back live, the list catches up with what happened meanwhile.
         incident_id = world.post_alert()
         expect(list_row(page, incident_id)).to_be_visible()
+
+
+def test_an_action_without_an_answer_says_so_on_the_page(
+    world: World, new_page: PageFactory
+) -> None:
+    """The server goes away between loading the page and pressing Acknowledge: the page
+    says the action may not have been applied (not silence); back live, it can be done."""
+    incident_id = world.post_alert()
+    host, port = world.url.removeprefix("http://").split(":")
+    with TcpProxy((host, int(port))) as proxy:
+        through = f"http://127.0.0.1:{proxy.port}"
+        page = settled(login(new_page(), through, ALICE, f"/incidents/{incident_id}"))
+        allow_outage(new_page)
+        new_page.allow("htmx:error: Failed to fetch")  # htmx logs the unanswered POST
+        proxy.go_down()
+        page.get_by_role("button", name="Acknowledge").click()
+        flash = page.locator("#flash [role=alert]")
+        expect(flash).to_contain_text("No answer from firebell")
+        expect(flash).to_contain_text("may not have been applied")
+        assert world.incident(incident_id)["status"] == "triggered"
+
+        proxy.heal()
+        expect(page.locator("#live-status")).to_have_text("live", timeout=20_000)
+        page.get_by_role("button", name="Acknowledge").click()
+        expect(page.locator("#incident-status")).to_have_attribute("data-status", "acknowledged")
+        expect(flash).to_have_count(0)  # answered now: the warning is gone
+    assert world.incident(incident_id)["status"] == "acknowledged"
 
 
 def test_a_refused_stream_falls_back_to_polling_and_retries(

@@ -87,6 +87,32 @@
     }
   });
 
+  // A request that got no answer (server restarting, network gone). htmx logs it on the
+  // console; a person who pressed a button must see it on the page, since the action may
+  // or may not have been applied. A failed refresh needs no word: the indicator already
+  // says reconnecting, and the stream's hello refreshes everything once it is back.
+  // The next action that is answered takes the message away.
+  var flash = document.getElementById("flash");
+  function isAction(evt) {
+    var ctx = evt.detail && evt.detail.ctx;
+    var method = ctx && ctx.request && ctx.request.method;
+    return !!method && method.toUpperCase() !== "GET";
+  }
+  document.addEventListener("htmx:error", function (evt) {
+    if (!flash || !isAction(evt)) return;
+    var p = document.createElement("p");
+    p.className = "flash error";
+    p.setAttribute("role", "alert");
+    p.dataset.noAnswer = "";
+    p.textContent = "No answer from firebell: the action may not have been applied. " +
+      "Check the incident once the page is live again before you repeat it.";
+    flash.replaceChildren(p);
+  });
+  document.addEventListener("htmx:before:response", function (evt) {
+    var stale = flash && isAction(evt) && flash.querySelector("[data-no-answer]");
+    if (stale) stale.remove();
+  });
+
   // A morph keeps what the user is typing: never overwrite the focused field's value.
   document.addEventListener("htmx:before:swap", function () {
     var el = document.activeElement;
