@@ -17,6 +17,7 @@ from routing.muting import silence_store as silences
 from routing.muting.matcher import Matcher, MatchType
 from routing.muting.silence import Silence, SilenceState, silence_status
 from routing.paging.escalation_store import cancel_pending_pages
+from routing.paging.silenced_pages import store_silence
 from routing.response import incidents
 
 
@@ -34,18 +35,21 @@ def silence_alerts(
         matchers = incident_matchers(item)
     recurrence = command.recurrence
     ends_at = now + command.duration if command.duration is not None else None
-    silence = silences.create(
-        conn,
-        Silence(
-            matchers=matchers,
-            starts_at=now,
-            ends_at=ends_at,
-            created_by=actor.name,
-            comment=command.comment,
-            recurrence=recurrence,
-        ),
-        now,
+    asked = Silence(
+        matchers=matchers,
+        starts_at=now,
+        ends_at=ends_at,
+        created_by=actor.name,
+        comment=command.comment,
+        recurrence=recurrence,
     )
+    # By matchers: pages already queued on the incidents it mutes entirely are dropped.
+    # On an incident: that incident's pages are dropped below, whatever else it mutes.
+    quieted: list[int] = []
+    if item is None:
+        silence, quieted = store_silence(conn, asked, now)
+    else:
+        silence = silences.create(conn, asked, now)
     shown = ",".join(str(m) for m in silence.matchers)
     comment = f": {command.comment}" if command.comment else ""
     if recurrence is not None:
@@ -62,6 +66,8 @@ def silence_alerts(
             f"(until {until}, id {silence.id}){comment}"
         )
     if item is None:
+        if quieted:
+            text += "; pages not sent on " + ", ".join(f"#{i}" for i in quieted)
         return Reply(text, "public", changed=True, action="silence")
     incident_id = int(item["id"])
     incidents.add_timeline(

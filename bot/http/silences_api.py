@@ -19,6 +19,7 @@ from routing.basics.duration import DurationError, parse_duration
 from routing.muting import silence_store
 from routing.muting.matcher import MatcherError, parse_matchers
 from routing.muting.silence import Recurrence, Silence, recurrence_problem
+from routing.paging.silenced_pages import store_silence
 
 router = APIRouter(tags=["silences"])
 
@@ -141,7 +142,7 @@ def create_silence(request: Request, caller: Responder, body: SilenceIn) -> Any:
         field, message = silence
         return _unprocessable(f"body.{field}", message)
     with rt.engine.begin() as conn:
-        stored = silence_store.create(conn, silence, now)
+        stored, _ = store_silence(conn, silence, now)
         view = silence_store.get(conn, stored.id or "", now)
     return view.item()
 

@@ -33,6 +33,7 @@ from routing.muting import silence_store
 from routing.muting.silence import Silence, SilenceState
 from routing.muting.silence_matches import AlertMatches, muted_counts, open_alerts_matching
 from routing.muting.silence_store import SilenceView
+from routing.paging.silenced_pages import store_silence
 
 router = APIRouter(include_in_schema=False)  # pages, not the REST API
 EXPIRING_WITHIN = timedelta(hours=1)
@@ -190,7 +191,7 @@ def create_silence(
     rt = runtime(request)
     zone = viewer_zone(rt, caller)
     created = _create(rt, caller, form, zone)
-    if isinstance(created, tuple):
+    if not isinstance(created, Created):
         failed = replace(form, errors={created[0]: created[1]})
         preview, _ = _preview(rt, form) if created[0] not in ("matchers", "label") else (None, {})
         section = "create" if _htmx(request) else None
@@ -198,18 +199,28 @@ def create_silence(
             request, rt, failed, section=section, preview=preview, zone=zone, status_code=422
         )
     live.changed(rt, "silences")
+    if created.quieted:  # their timelines and pages changed
+        live.changed(rt, "incidents")
     if not _htmx(request):
         return RedirectResponse("/silences", status_code=303)
-    shown = ", ".join(str(m) for m in created.matchers)
+    shown = ", ".join(str(m) for m in created.silence.matchers)
+    quieted = ", ".join(f"#{i}" for i in created.quieted)
     return _page(
         request, rt, SilenceForm(), section="create", zone=zone,
-        message=f"Silenced {shown} (id {created.id}).",
+        message=f"Silenced {shown} (id {created.silence.id})."
+        + (f" Pages not sent on {quieted}." if quieted else ""),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Created:
+    silence: Silence
+    quieted: list[int]  # incidents whose queued pages it dropped
 
 
 def _create(
     rt: Runtime, caller: Principal, form: SilenceForm, zone: ZoneInfo
-) -> Silence | tuple[str, str]:
+) -> Created | tuple[str, str]:
     body = silence_request(form, zone)
     if isinstance(body, tuple):
         return body
@@ -218,7 +229,7 @@ def _create(
     if isinstance(silence, tuple):
         return form_field(silence[0], form.duration == CUSTOM), silence[1]
     with rt.engine.begin() as conn:
-        return silence_store.create(conn, silence, now)
+        return Created(*store_silence(conn, silence, now))
 
 
 @router.post("/silences/{silence_id}/expire")

@@ -1,7 +1,8 @@
 """/silences through a real `firebell serve` on SQLite and PostgreSQL: preview the open
 alerts a silence would match, create (no-JS 303 and htmx section) and expire, as the
 logged-in person; the three groups with "mutes now"; config silences read-only; bad
-input named with a 4xx; a viewer sees no form and is refused."""
+input named with a 4xx; a viewer sees no form and is refused; a silence made there drops
+a page held for a bundle."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine
 
+from routing.paging.outbox import notifications_of
 from tests.bot.web import served
 from tests.bot.web.served import CSRF, TOKENS, csrf_of, serving
+from tests.support.loopback_http import Reply, start
 from tests.support.server_process import ServerProcess
+from tests.support.waiting import wait_for
 from tests.support.webhook_payloads import am_alert, am_webhook
 
 pytestmark = pytest.mark.slow
@@ -188,3 +193,48 @@ def test_bad_input_is_named_and_viewers_are_refused(server: ServerProcess) -> No
         expire = viewer.post(f"/silences/{made['id']}/expire", data={"csrf": token})
         assert expire.status_code == 403
     assert [s["state"] for s in api_silences(base) if s["origin"] == "api"] == ["active"]
+
+
+def test_a_silence_made_on_the_page_drops_a_held_page_and_says_so(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Bundling holds alice's second page for ten minutes; silencing that incident's service
+    from the page drops it (the page says which incident, its timeline says why)."""
+    with start(lambda request: Reply.json({"ok": True})) as sink:
+        host = sink.base_url.removeprefix("http://")
+        rest = f"""\
+users:
+  - {{name: alice, contacts: ["json://{host}/alice"]}}
+  - {{name: carol, role: viewer}}
+paging: {{bundle: {{max_pages: 1, window: 10m}}}}
+escalation_policies:
+  - {{name: ops, steps: [{{notify: ["user:alice"]}}]}}
+route: {{group_wait: 0s, receiver: {{escalation: ops}}}}
+"""
+        with serving(tmp_path, served.config(database_url, rest), TOKENS, database_url) as proc:
+            base = proc.base_url
+            fire(base, ("ApiDown", "api"))
+            wait_for("the first page", lambda: len(sink.requests) == 1)
+            fire(base, ("DbDown", "db"))
+            incidents = httpx.get(base + "/api/v1/incidents", headers=API).json()["items"]
+            (db,) = [i["id"] for i in incidents if i["service"] == "db"]
+            wait_for("the held page", lambda: pages_of(database_url, db) == {"held"})
+            with login(base, "ALICE_TOKEN") as http:
+                token = csrf_of(http.get("/silences").text)
+                form = {"csrf": token, "label": "service", "op": "=", "value": "db",
+                        "duration": "1h"}  # fmt: skip
+                made = http.post("/silences", data=form, headers={"HX-Request": "true"})
+            assert made.status_code == 200, made.text
+            assert f"Pages not sent on #{db}." in made.text
+            timeline = httpx.get(f"{base}/api/v1/incidents/{db}", headers=API).json()["timeline"]
+            assert any("mutes every open alert: 1 page not sent" in e["message"] for e in timeline)
+            assert pages_of(database_url, db) == {"cancelled"}
+
+
+def pages_of(database_url: str, incident_id: int) -> set[str]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return {row["status"] for row in notifications_of(conn, incident_id)}
+    finally:
+        engine.dispose()
