@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine
 
 from routing.paging.outbox import notifications_of
+from routing.storage.database import make_engine
 from tests.bot.web import served
 from tests.bot.web.served import CSRF, TOKENS, csrf_of, serving
 from tests.support.loopback_http import Reply, start
@@ -232,7 +232,7 @@ route: {{group_wait: 0s, receiver: {{escalation: ops}}}}
 
 
 def pages_of(database_url: str, incident_id: int) -> set[str]:
-    engine = create_engine(database_url)
+    engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
             return {row["status"] for row in notifications_of(conn, incident_id)}
