@@ -13,11 +13,20 @@ from pathlib import Path
 
 import httpx
 
+_HANDED_OUT: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port free now and not handed out before in this test run. Two picks in
+    a row can get the same port (the kernel reuses one just closed); a server given both
+    (HTTP and syslog) then fails to bind the second, as CI once saw."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 class ServerProcess:
