@@ -198,9 +198,8 @@ def create_silence(
         return _page(
             request, rt, failed, section=section, preview=preview, zone=zone, status_code=422
         )
-    live.changed(rt, "silences")
-    if created.quieted:  # their timelines and pages changed
-        live.changed(rt, "incidents")
+    # Incidents whose pages it dropped have a new timeline entry too.
+    live.changed(rt, "silences", *(["incidents"] if created.quieted else []))
     if not _htmx(request):
         return RedirectResponse("/silences", status_code=303)
     shown = ", ".join(str(m) for m in created.silence.matchers)

@@ -33,19 +33,18 @@ def store_silence(conn: Connection, silence: Silence, now: datetime) -> tuple[Si
     """Store a silence made by matchers (API, web page, chat) and quiet what it mutes
     already queued; the stored silence and the incidents whose pages were cancelled."""
     stored = silence_store.create(conn, silence, now)
-    quieted = cancel_pages_silenced_by(conn, stored, stored.created_by, now)
-    return stored, sorted(quieted)
+    return stored, cancel_pages_silenced_by(conn, stored, stored.created_by, now)
 
 
 def cancel_pages_silenced_by(
     conn: Connection, silence: Silence, actor: str, now: datetime
-) -> dict[int, int]:
+) -> list[int]:
     """In the transaction that stores `silence`: cancel the unsent escalation pages of
     every incident it mutes entirely at `now`, with a timeline entry on each. Returns
-    {incident id: pages cancelled} for the incidents that had any."""
-    if silence.id is None or not silence_active(silence, now):
-        return {}
-    waiting = conn.execute(
+    the incidents that had any, in order."""
+    if not silence_active(silence, now):
+        return []
+    waiting = (
         select(NOTIFICATION.c.incident_id)
         .where(
             NOTIFICATION.c.status.in_(WAITING),
@@ -53,15 +52,24 @@ def cancel_pages_silenced_by(
             NOTIFICATION.c.incident_id.is_not(None),
         )
         .distinct()
-    ).scalars()
+    )
+    # One read for every waiting incident's open alerts: this runs while the silence's
+    # write transaction holds the lock, and a storm can have thousands queued.
+    rows = conn.execute(
+        select(ALERT.c.incident_id, ALERT.c.labels, ALERT.c.severity, ALERT.c.service,
+               ALERT.c.source)
+        .where(ALERT.c.incident_id.in_(waiting), ALERT.c.status.in_(OPEN_STATUSES))
+    ).all()  # fmt: skip
+    muted: dict[int, bool] = {}
+    for r in rows:
+        labels = routing_labels(r.labels or {}, r.severity, r.service, r.source)
+        muted[r.incident_id] = muted.get(r.incident_id, True) and matches(silence.matchers, labels)
     reason = f"silenced by {actor}"
-    cancelled: dict[int, int] = {}
-    for incident_id in sorted(waiting):
-        if not _mutes_every_open_alert(conn, silence, incident_id):
-            continue
+    cancelled: list[int] = []
+    for incident_id in sorted(i for i, every in muted.items() if every):
         count = cancel_pending_pages(conn, incident_id, now, reason)
         if count:
-            cancelled[incident_id] = count
+            cancelled.append(incident_id)
             add_timeline(
                 conn,
                 incident_id,
@@ -73,15 +81,3 @@ def cancel_pages_silenced_by(
                 {"silence_id": silence.id, "pages_cancelled": count},
             )
     return cancelled
-
-
-def _mutes_every_open_alert(conn: Connection, silence: Silence, incident_id: int) -> bool:
-    rows = conn.execute(
-        select(ALERT.c.labels, ALERT.c.severity, ALERT.c.service, ALERT.c.source).where(
-            ALERT.c.incident_id == incident_id, ALERT.c.status.in_(OPEN_STATUSES)
-        )
-    ).all()
-    return bool(rows) and all(
-        matches(silence.matchers, routing_labels(r.labels or {}, r.severity, r.service, r.source))
-        for r in rows
-    )
